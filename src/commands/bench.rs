@@ -1,0 +1,161 @@
+//! `kefu bench`: throughput and peak memory of gen, Parquet write and import at a
+//! given size, all measured in one run so ratios survive a noisy shared machine.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+
+use super::{Context, LOCK_WAIT};
+use crate::cli::BenchArgs;
+use crate::collector::import::{import, to_import_line, ImportOptions};
+use crate::gen::{generate, GenConfig};
+use crate::sql::SqlSession;
+use crate::store::{Dataset, EventWriter};
+
+/// Peak resident memory since the last reset, from the kernel (Linux only).
+fn peak_rss_mb() -> Option<f64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Resets the peak so each phase reports its own (writing 5 to clear_refs does that).
+fn reset_peak_rss() {
+    let _ = fs::write("/proc/self/clear_refs", "5");
+}
+
+struct Phase {
+    name: &'static str,
+    events: u64,
+    seconds: f64,
+    peak_mb: Option<f64>,
+}
+
+fn measure<T>(name: &'static str, f: impl FnOnce() -> Result<(u64, T)>) -> Result<(Phase, T)> {
+    reset_peak_rss();
+    let started = Instant::now();
+    let (events, value) = f()?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok((
+        Phase {
+            name,
+            events,
+            seconds,
+            peak_mb: peak_rss_mb(),
+        },
+        value,
+    ))
+}
+
+pub fn run(_context: &Context, args: &BenchArgs) -> Result<()> {
+    if args.collector {
+        return super::bench_collector::run(args);
+    }
+    let scratch = match &args.dir {
+        Some(dir) => {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            tempfile::tempdir_in(dir)?
+        }
+        None => tempfile::tempdir()?,
+    };
+    // Size the user count from a small pilot, so the run lands near the target.
+    let pilot = generate(&GenConfig {
+        users: 2_000,
+        ..GenConfig::default()
+    });
+    let per_user = pilot.events.len() as f64 / 2_000.0;
+    let users = ((args.events as f64 / per_user).ceil() as u32).max(1);
+    let config = GenConfig {
+        users,
+        ..GenConfig::default()
+    };
+    eprintln!(
+        "kefu bench: {} target events ({users} users × {} days), {} threads, scratch {}",
+        args.events,
+        config.days,
+        rayon::current_num_threads(),
+        scratch.path().display()
+    );
+
+    let mut phases = Vec::new();
+    let (phase, generated) = measure("gen (in memory)", || {
+        let generated = generate(&config);
+        Ok((generated.events.len() as u64, generated))
+    })?;
+    phases.push(phase);
+    let events = generated.events;
+
+    let write_root = scratch.path().join("written");
+    let dataset = Dataset::open_or_create(&write_root, None)?;
+    let (phase, ()) = measure("parquet write (dedupe + zstd)", || {
+        let lock = dataset.lock("bench", LOCK_WAIT)?;
+        let summary = EventWriter::new(&dataset, &lock).append(events.clone())?;
+        Ok((summary.written, ()))
+    })?;
+    phases.push(phase);
+
+    let jsonl = scratch.path().join("events.jsonl");
+    {
+        let mut out = BufWriter::new(File::create(&jsonl)?);
+        for event in &events {
+            out.write_all(to_import_line(event).as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    let jsonl_mb = fs::metadata(&jsonl)?.len() as f64 / 1e6;
+    drop(events);
+
+    let import_root = scratch.path().join("imported");
+    let imported = Dataset::open_or_create(&import_root, None)?;
+    let options = ImportOptions::default();
+    let (phase, ()) = measure("import JSONL (parse + dedupe + write)", || {
+        let lock = imported.lock("bench", LOCK_WAIT)?;
+        let summary = import(&imported, &lock, std::slice::from_ref(&jsonl), &options)?;
+        Ok((summary.imported, ()))
+    })?;
+    phases.push(phase);
+    let (phase, ()) = measure("re-import same file (all duplicates)", || {
+        let lock = imported.lock("bench", LOCK_WAIT)?;
+        let summary = import(&imported, &lock, std::slice::from_ref(&jsonl), &options)?;
+        anyhow::ensure!(summary.imported == 0, "a re-import stored {} rows", summary.imported);
+        Ok((summary.duplicates, ()))
+    })?;
+    phases.push(phase);
+
+    let (phase, ()) = measure("duckdb count over the store", || {
+        let session = SqlSession::open(&imported)?;
+        let rows: i64 = session
+            .connection()
+            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
+        Ok((rows as u64, ()))
+    })?;
+    phases.push(phase);
+
+    println!(
+        "{:<40} {:>10} {:>9} {:>12} {:>10}",
+        "phase", "events", "seconds", "events/s", "peak MB"
+    );
+    for phase in &phases {
+        println!(
+            "{:<40} {:>10} {:>9.2} {:>12.0} {:>10}",
+            phase.name,
+            phase.events,
+            phase.seconds,
+            phase.events as f64 / phase.seconds.max(1e-9),
+            phase
+                .peak_mb
+                .map(|mb| format!("{mb:.0}"))
+                .unwrap_or_else(|| "n/a".into())
+        );
+    }
+    let store_mb: f64 = imported.table_stats("events")?.bytes as f64 / 1e6;
+    println!(
+        "JSONL input {jsonl_mb:.0} MB → Parquet {store_mb:.0} MB ({:.1}× smaller)",
+        jsonl_mb / store_mb.max(1e-9)
+    );
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! `kefu demo`: the README's first command. Generates a sample month into a fresh
+//! folder, runs what kefu has, and shows where everything went.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use super::{generate_into, Context, LOCK_WAIT};
+use crate::cli::DemoArgs;
+use crate::error::UsageError;
+use crate::gen::GenConfig;
+use crate::sql::{OutputFormat, SqlSession};
+use crate::store::Dataset;
+
+/// Marks a folder as made by `kefu demo`, so a rerun may replace it and nothing else.
+const MARKER: &str = ".kefu-demo";
+
+fn prepare_fresh(out: &Path) -> Result<()> {
+    if out.exists() {
+        let is_empty = fs::read_dir(out)
+            .with_context(|| format!("listing {}", out.display()))?
+            .next()
+            .is_none();
+        if !is_empty {
+            if !out.join(MARKER).exists() {
+                return Err(UsageError::Invalid(format!(
+                    "{} exists and was not made by kefu demo; choose another folder with --out",
+                    out.display()
+                ))
+                .into());
+            }
+            fs::remove_dir_all(out)
+                .with_context(|| format!("removing the earlier demo in {}", out.display()))?;
+        }
+    }
+    fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    fs::write(out.join(MARKER), "made by `kefu demo`; safe to delete\n")
+        .with_context(|| format!("writing {}", out.join(MARKER).display()))
+}
+
+pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
+    prepare_fresh(&args.out)?;
+    let data = args.out.join("data");
+    let dataset = Dataset::open_or_create(&data, None)?;
+    let lock = dataset.lock("demo", LOCK_WAIT)?;
+    let config = GenConfig {
+        users: args.users,
+        zone: dataset.zone(),
+        ..GenConfig::default()
+    };
+    let summary = generate_into(&dataset, &lock, &config, context.progress)?;
+    drop(lock);
+
+    println!(
+        "kefu demo: {} users of 公众号 {} over {} days from {} ({} events, generated in {:.1}s, stored in {:.1}s)\n",
+        config.users,
+        config.account,
+        config.days,
+        config.start,
+        summary.store.written,
+        summary.generate_s,
+        summary.write_s
+    );
+    let session = SqlSession::open(&dataset)?;
+    let mut stdout = std::io::stdout().lock();
+    println!("What the month holds, by who wrote it and what kind:");
+    session.run(
+        "SELECT role, kind, count(*) AS events, count(DISTINCT openid) AS users \
+         FROM events GROUP BY ALL ORDER BY events DESC LIMIT 12",
+        OutputFormat::Table,
+        &mut stdout,
+    )?;
+    println!("\nCustomer messages by local hour (the evening peak is real traffic's shape):");
+    let mut statement = session.connection().prepare(
+        "SELECT hour(local_ts) AS hour, count(*) AS messages FROM events \
+         WHERE role = 'user' GROUP BY 1 ORDER BY 1",
+    )?;
+    let hours: Vec<(i64, i64)> = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<std::result::Result<_, _>>()?;
+    let peak = hours.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
+    for (hour, messages) in &hours {
+        let width = (*messages as f64 / peak as f64 * 50.0).round() as usize;
+        println!("  {hour:02}:00 {:<50} {messages}", "█".repeat(width));
+    }
+    let planted_flags = summary.truth.replies.iter().filter(|r| r.expected == "flag").count();
+    println!(
+        "\nPlanted for the jobs to find: {} bad agent replies, {} hard negatives, {} users with traits, {} topic spikes ({}).",
+        planted_flags,
+        summary.truth.replies.len() - planted_flags,
+        summary.truth.users.iter().filter(|u| !u.traits.is_empty()).count(),
+        summary.truth.spikes.len(),
+        summary
+            .truth
+            .spikes
+            .iter()
+            .map(|s| format!("{} {} ×{}", s.date, s.question, s.factor))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    println!("\nWritten:");
+    println!("  events   {}", dataset.table_dir("events").display());
+    println!("  truth    {}", dataset.root().join("truth").display());
+    println!(
+        "\nTry:  cargo run -- --data {} sql -e \"SELECT agent, count(*) FROM events WHERE role = 'agent' GROUP BY 1\"",
+        data.display()
+    );
+    println!("      cargo run -- --data {} status", data.display());
+    println!("\n{}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! The imperative shell: one file per verb, each turning parsed arguments into calls
+//! on the library and a short report on stdout.
+
+mod bench;
+mod bench_collector;
+mod demo;
+mod gen;
+mod import;
+mod serve;
+mod sql;
+mod status;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::error::UsageError;
+
+pub use gen::generate_into;
+
+/// How long a writer waits for another writer's lock before giving up.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// What every command gets besides its own arguments.
+pub struct Context {
+    pub data: PathBuf,
+    /// Progress bars only on a terminal and when not `--quiet`; cron gets plain lines.
+    pub progress: bool,
+}
+
+pub fn dispatch(cli: Cli) -> Result<()> {
+    let cli_data = cli.data.clone();
+    let context = Context {
+        data: cli.data.clone().unwrap_or_else(|| PathBuf::from("data")),
+        progress: !cli.quiet && std::io::stderr().is_terminal(),
+    };
+    match cli.command {
+        Command::Demo(args) => demo::run(&context, &args),
+        Command::Gen(args) => gen::run(&context, &args),
+        Command::Import(args) => import::run(&context, &args),
+        Command::Sql(args) => sql::run(&context, &args),
+        Command::Status => status::run(&context),
+        Command::Bench(args) => bench::run(&context, &args),
+        Command::Serve(args) => serve::run(cli_data.as_deref(), &args),
+        Command::Pull(_) => not_yet("pull"),
+        Command::Run(_) => not_yet("run"),
+        Command::Qa(_) => not_yet("qa"),
+        Command::Tags(_) => not_yet("tags"),
+        Command::Export(_) => not_yet("export"),
+        Command::Retention(_) => not_yet("retention"),
+        Command::Forget(_) => not_yet("forget"),
+        Command::Check(_) => not_yet("check"),
+    }
+}
+
+fn not_yet(verb: &str) -> Result<()> {
+    Err(UsageError::NotYetAvailable(verb.to_string()).into())
+}

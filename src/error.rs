@@ -1,0 +1,37 @@
+//! The errors a caller branches on. Everything else is `anyhow` with context.
+
+use std::path::PathBuf;
+
+/// A mistake in how kefu was called or configured: the command exits with code 2
+/// (cron and CI tell "fix the call" from "the run failed", which exits 1).
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error("no kefu dataset at {root} (no kefu.json): create one with `kefu gen` or `kefu import`, or point --data / KEFU_DATA at an existing one")]
+    NoDataset { root: PathBuf },
+    #[error("the dataset at {root} uses time zone {dataset}, but this run asked for {asked}: a dataset's zone is fixed when it is created")]
+    ZoneMismatch {
+        root: PathBuf,
+        dataset: String,
+        asked: String,
+    },
+    #[error("`kefu {0}` is not yet available in this version of kefu")]
+    NotYetAvailable(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Exit codes that cron can act on (DESIGN.md).
+pub mod exit_code {
+    pub const OK: i32 = 0;
+    pub const FAILURE: i32 = 1;
+    pub const USAGE: i32 = 2;
+}
+
+/// Maps an error chain to its exit code: a usage error anywhere in the chain is a 2.
+pub fn exit_code_for(err: &anyhow::Error) -> i32 {
+    if err.chain().any(|cause| cause.is::<UsageError>()) {
+        exit_code::USAGE
+    } else {
+        exit_code::FAILURE
+    }
+}

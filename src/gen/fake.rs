@@ -1,0 +1,156 @@
+//! Synthetic personal data for generated conversations. Numbers are valid in form
+//! (ID check digit, Luhn) so the privacy detector meets what real leaks look like.
+
+use rand::seq::IndexedRandom;
+use rand::Rng;
+
+const MOBILE_PREFIXES: [&str; 16] = [
+    "130", "131", "132", "135", "136", "137", "138", "139", "150", "151", "158", "159",
+    "177", "186", "188", "199",
+];
+
+pub fn mobile<R: Rng>(rng: &mut R) -> String {
+    let prefix = MOBILE_PREFIXES.choose(rng).expect("non-empty");
+    format!("{prefix}{:08}", rng.random_range(0..100_000_000u32))
+}
+
+pub fn masked_mobile<R: Rng>(rng: &mut R) -> String {
+    let prefix = MOBILE_PREFIXES.choose(rng).expect("non-empty");
+    format!("{prefix}****{:04}", rng.random_range(0..10_000u32))
+}
+
+/// A 400 business hotline, written the way companies print it.
+pub fn hotline<R: Rng>(rng: &mut R) -> String {
+    format!(
+        "400-{:03}-{:04}",
+        rng.random_range(100..1000u32),
+        rng.random_range(0..10_000u32)
+    )
+}
+
+/// An 18-digit order number: date-like prefix, then digits.
+pub fn order_number<R: Rng>(rng: &mut R) -> String {
+    format!(
+        "2026{:02}{:02}{:010}",
+        rng.random_range(1..=12u32),
+        rng.random_range(1..=28u32),
+        rng.random_range(0..10_000_000_000u64)
+    )
+}
+
+pub fn amount<R: Rng>(rng: &mut R) -> u32 {
+    *[29, 39, 59, 69, 79, 89, 99, 109, 129, 159, 199, 259, 299, 399, 599]
+        .choose(rng)
+        .expect("non-empty")
+}
+
+const DISTRICTS: [&str; 8] = ["朝阳区", "海淀区", "天河区", "南山区", "西湖区", "武侯区", "江汉区", "鼓楼区"];
+const ROADS: [&str; 8] = ["建设路", "人民路", "解放路", "中山路", "和平街", "文化路", "光明路", "长江路"];
+const ESTATES: [&str; 6] = ["阳光花园", "锦绣家园", "翠湖小区", "幸福里", "书香苑", "金地名都"];
+
+/// A full home address down to the room: what must never appear in a reply.
+pub fn address<R: Rng>(rng: &mut R, city: &str) -> String {
+    format!(
+        "{city}{}{}{}号{}{}栋{}单元{}室",
+        DISTRICTS.choose(rng).expect("non-empty"),
+        ROADS.choose(rng).expect("non-empty"),
+        rng.random_range(1..300u32),
+        ESTATES.choose(rng).expect("non-empty"),
+        rng.random_range(1..30u32),
+        rng.random_range(1..6u32),
+        rng.random_range(101..2505u32)
+    )
+}
+
+/// The GB 11643 check character of the first 17 digits of an ID number.
+pub fn id_check_char(first17: &[u8]) -> char {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+    let sum: u32 = first17
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(digit, weight)| u32::from(digit - b'0') * weight)
+        .sum();
+    CHECK[(sum % 11) as usize]
+}
+
+/// An 18-character resident ID number with a valid check character.
+pub fn id_number<R: Rng>(rng: &mut R) -> String {
+    let region = *[110105u32, 310104, 440106, 330106, 510107, 420103]
+        .choose(rng)
+        .expect("non-empty");
+    let first17 = format!(
+        "{region}{}{:02}{:02}{:03}",
+        rng.random_range(1965..2006u32),
+        rng.random_range(1..=12u32),
+        rng.random_range(1..=28u32),
+        rng.random_range(0..1000u32)
+    );
+    let check = id_check_char(first17.as_bytes());
+    format!("{first17}{check}")
+}
+
+/// The Luhn check digit for a card number's other digits.
+pub fn luhn_check_digit(digits: &[u8]) -> u8 {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, digit)| {
+            let d = u32::from(digit - b'0');
+            if i % 2 == 0 {
+                let doubled = d * 2;
+                if doubled > 9 {
+                    doubled - 9
+                } else {
+                    doubled
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    ((10 - sum % 10) % 10) as u8
+}
+
+/// A 19-digit UnionPay debit card number passing Luhn.
+pub fn bank_card<R: Rng>(rng: &mut R) -> String {
+    let body = format!("62{:016}", rng.random_range(0..10_000_000_000_000_000u64));
+    let check = luhn_check_digit(body.as_bytes());
+    format!("{body}{check}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn luhn_valid(number: &str) -> bool {
+        let (body, check) = number.split_at(number.len() - 1);
+        luhn_check_digit(body.as_bytes()) == check.as_bytes()[0] - b'0'
+    }
+
+    #[test]
+    fn id_check_char_matches_the_standard_example() {
+        // The worked example of GB 11643-1999: 11010519491231002X.
+        assert_eq!(id_check_char(b"11010519491231002"), 'X');
+    }
+
+    #[test]
+    fn generated_numbers_are_well_formed() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..200 {
+            let phone = mobile(&mut rng);
+            assert_eq!(phone.len(), 11);
+            assert!(phone.starts_with('1'));
+            let id = id_number(&mut rng);
+            assert_eq!(id.len(), 18);
+            assert_eq!(id_check_char(&id.as_bytes()[..17]), id.chars().last().unwrap());
+            let card = bank_card(&mut rng);
+            assert_eq!(card.len(), 19);
+            assert!(luhn_valid(&card), "{card}");
+            assert!(masked_mobile(&mut rng).contains("****"));
+        }
+        assert!(luhn_valid("79927398713"));
+    }
+}

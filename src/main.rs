@@ -1,0 +1,30 @@
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use kefu::cli::Cli;
+use kefu::error::{exit_code, exit_code_for};
+
+fn main() {
+    let cli = Cli::parse();
+    let default_level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("kefu={default_level},warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+
+    match kefu::commands::dispatch(cli) {
+        Ok(()) => std::process::exit(exit_code::OK),
+        Err(err) => {
+            eprintln!("kefu: {err:#}");
+            std::process::exit(exit_code_for(&err));
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The event every source produces and every job reads: one row of the `events` table
+//! (DESIGN.md, event schema v1), with the identity rule that makes imports idempotent.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Who wrote a message. Stored as its lowercase name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    /// A human customer-service agent (a kf account).
+    Agent,
+    /// An automatic reply: keyword replies, the kf greeting, after-hours notices.
+    Bot,
+    /// Events: subscribe, menu clicks, kf session changes.
+    System,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::User, Role::Agent, Role::Bot, Role::System];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Agent => "agent",
+            Role::Bot => "bot",
+            Role::System => "system",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.as_str() == name)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an event came from. `import` covers every file given to `kefu import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Callback,
+    Msgrecord,
+    Import,
+    Gen,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Callback => "callback",
+            Source::Msgrecord => "msgrecord",
+            Source::Import => "import",
+            Source::Gen => "gen",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Source> {
+        [
+            Source::Callback,
+            Source::Msgrecord,
+            Source::Import,
+            Source::Gen,
+        ]
+        .into_iter()
+        .find(|source| source.as_str() == name)
+    }
+}
+
+/// One message or event, as stored. Timestamps are epoch milliseconds in UTC, the unit
+/// of the Parquet column, so no conversion happens between a source and the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub event_id: String,
+    pub account: Option<String>,
+    pub openid: String,
+    pub role: Role,
+    pub agent: Option<String>,
+    /// text, image, voice, …, or the source's own type when kefu does not know it.
+    pub kind: String,
+    pub event: Option<String>,
+    pub text: Option<String>,
+    pub media_id: Option<String>,
+    /// A JSON object with every field of the source that has no column of its own.
+    pub extra: Option<String>,
+    pub ts_ms: i64,
+    pub received_ts_ms: Option<i64>,
+    pub source: Source,
+}
+
+/// The separator of the content hash: a control character no source puts in a field.
+const UNIT_SEPARATOR: char = '\u{1f}';
+
+impl Event {
+    /// The id of a WeChat message that carries a MsgId: retries and re-imports of the
+    /// same message collapse onto it.
+    pub fn message_id(msg_id: &str) -> String {
+        format!("m:{msg_id}")
+    }
+
+    /// The content id of an event without MsgId: `h:` + the first 16 bytes of SHA-256
+    /// over the identifying fields joined by U+001F, null as the empty string.
+    #[allow(clippy::too_many_arguments)]
+    pub fn content_id(
+        account: Option<&str>,
+        openid: &str,
+        ts_ms: i64,
+        role: Role,
+        kind: &str,
+        event: Option<&str>,
+        text: Option<&str>,
+    ) -> String {
+        let mut hasher = Sha256::new();
+        let ts = ts_ms.to_string();
+        let fields = [
+            account.unwrap_or(""),
+            openid,
+            &ts,
+            role.as_str(),
+            kind,
+            event.unwrap_or(""),
+            text.unwrap_or(""),
+        ];
+        let mut separator = [0u8; 4];
+        let separator = UNIT_SEPARATOR.encode_utf8(&mut separator).as_bytes();
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                hasher.update(separator);
+            }
+            hasher.update(field.as_bytes());
+        }
+        let digest = hasher.finalize();
+        format!("h:{}", hex::encode(&digest[..16]))
+    }
+
+    /// Computes the content id from this event's own fields.
+    pub fn computed_content_id(&self) -> String {
+        Event::content_id(
+            self.account.as_deref(),
+            &self.openid,
+            self.ts_ms,
+            self.role,
+            &self.kind,
+            self.event.as_deref(),
+            self.text.as_deref(),
+        )
+    }
+
+    pub fn ts(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.ts_ms).unwrap_or(DateTime::UNIX_EPOCH)
+    }
+
+    /// The local date that names this event's partition.
+    pub fn local_date(&self, zone: Tz) -> NaiveDate {
+        local_date(self.ts_ms, zone)
+    }
+}
+
+/// The local calendar date of an instant in the dataset's zone.
+pub fn local_date(ts_ms: i64, zone: Tz) -> NaiveDate {
+    DateTime::from_timestamp_millis(ts_ms)
+        .unwrap_or(DateTime::UNIX_EPOCH)
+        .with_timezone(&zone)
+        .date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_id_is_sha256_prefix_over_unit_separated_fields() {
+        let id = Event::content_id(
+            Some("gh_1"),
+            "o1",
+            1_700_000_000_000,
+            Role::Agent,
+            "text",
+            None,
+            Some("您好"),
+        );
+        let mut hasher = Sha256::new();
+        hasher.update("gh_1\u{1f}o1\u{1f}1700000000000\u{1f}agent\u{1f}text\u{1f}\u{1f}您好".as_bytes());
+        let expected = format!("h:{}", hex::encode(&hasher.finalize()[..16]));
+        assert_eq!(id, expected);
+        assert_eq!(id.len(), 2 + 32);
+    }
+
+    #[test]
+    fn content_id_distinguishes_null_fields_by_position() {
+        let a = Event::content_id(None, "o1", 0, Role::User, "text", Some("x"), None);
+        let b = Event::content_id(None, "o1", 0, Role::User, "text", None, Some("x"));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn local_date_follows_the_zone() {
+        // 2026-03-01 17:30 UTC is already 2026-03-02 in Shanghai.
+        let ts = DateTime::parse_from_rfc3339("2026-03-01T17:30:00Z")
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(
+            local_date(ts, chrono_tz::Asia::Shanghai),
+            NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
+        );
+        assert_eq!(
+            local_date(ts, chrono_tz::UTC),
+            NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! One integration-test binary (DuckDB and polars are linked once); one module per area.
+
+mod cli;
+mod collector;
+mod common;
+mod gen;
+mod import;
+mod properties;
+mod sql;
+mod store;
