@@ -410,3 +410,44 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
     assert!(missing.is_empty(), "{} acknowledged events lost, e.g. {:?}", missing.len(), missing.first());
     assert!(acknowledged.len() >= 1500);
 }
+
+#[test]
+fn a_config_mistake_names_the_file_and_exits_2_and_an_open_config_draws_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("collector.toml");
+    fs::write(&config, format!("token = \"{TOKEN}\"\nencoding_aes_key = \"{KEY}\"\n")).unwrap();
+    let output = Command::new(kefu_binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("KEFU_WECHAT_APPID")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("collector.toml") && stderr.contains("appid"), "{stderr}");
+
+    // A valid config holding secrets, readable by everyone: served, with a warning.
+    fs::write(
+        &config,
+        format!("listen = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\nappid = \"{APPID}\"\nencoding_aes_key = \"{KEY}\"\n"),
+    )
+    .unwrap();
+    fs::set_permissions(&config, fs::Permissions::from_mode(0o644)).unwrap();
+    let mut child = Command::new(kefu_binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("listening on http://127.0.0.1:"), "{line}");
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    assert!(!stderr.contains(KEY) && !stderr.contains(TOKEN), "a secret reached the log: {stderr}");
+}

@@ -253,10 +253,9 @@ async fn receive(
     State(state): State<Arc<AppState>>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    query: Option<Query<CallbackQuery>>,
+    Query(query): Query<CallbackQuery>,
     body: Bytes,
 ) -> Response {
-    let query = query.map(|Query(query)| query).unwrap_or_default();
     let now = Utc::now();
     let accepted = state
         .protocol

@@ -160,7 +160,10 @@ pub fn fill<R: Rng>(rng: &mut R, text: &str, agent_name: &str) -> String {
             "phone" => out.push_str(&fake::mobile(rng)),
             "masked_phone" => out.push_str(&fake::masked_mobile(rng)),
             "hotline" => out.push_str(&fake::hotline(rng)),
-            "address" => out.push_str(&fake::address(rng, pick(rng, &bank.slots.city))),
+            "address" => {
+                let city = pick(rng, &bank.slots.city);
+                out.push_str(&fake::address(rng, city));
+            }
             "id_number" => out.push_str(&fake::id_number(rng)),
             "card" => out.push_str(&fake::bank_card(rng)),
             other => {
