@@ -176,7 +176,11 @@ pub enum QaCommand {
 #[derive(Debug, Args)]
 pub struct SqlArgs {
     /// A SQL file to run (one statement)
-    #[arg(value_name = "FILE.sql", required_unless_present = "execute", conflicts_with = "execute")]
+    #[arg(
+        value_name = "FILE.sql",
+        required_unless_present = "execute",
+        conflicts_with = "execute"
+    )]
     pub file: Option<PathBuf>,
     /// A query to run instead of a file
     #[arg(short = 'e', long = "execute", value_name = "QUERY")]

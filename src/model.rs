@@ -189,7 +189,9 @@ mod tests {
             Some("您好"),
         );
         let mut hasher = Sha256::new();
-        hasher.update("gh_1\u{1f}o1\u{1f}1700000000000\u{1f}agent\u{1f}text\u{1f}\u{1f}您好".as_bytes());
+        hasher.update(
+            "gh_1\u{1f}o1\u{1f}1700000000000\u{1f}agent\u{1f}text\u{1f}\u{1f}您好".as_bytes(),
+        );
         let expected = format!("h:{}", hex::encode(&hasher.finalize()[..16]));
         assert_eq!(id, expected);
         assert_eq!(id.len(), 2 + 32);

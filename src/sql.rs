@@ -32,8 +32,16 @@ fn quote_literal(text: &str) -> String {
 /// UTC offsets of the dataset's zone over `from..=to`, as (start of validity, seconds
 /// east of UTC) segments. DuckDB's bundled build has no ICU, so kefu supplies them.
 fn offset_segments(zone: chrono_tz::Tz, from: NaiveDate, to: NaiveDate) -> Vec<(i64, i32)> {
-    let start = from.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp();
-    let end = to.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp();
+    let start = from
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp();
+    let end = to
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp();
     let mut segments: Vec<(i64, i32)> = Vec::new();
     // Zones change offset on quarter hours at the finest.
     let mut at = start;
@@ -180,14 +188,18 @@ pub fn write_result(
     match format {
         OutputFormat::Table => {
             let table = if batches.is_empty() {
-                arrow::util::pretty::pretty_format_batches(&[RecordBatch::new_empty(schema.clone())])?
+                arrow::util::pretty::pretty_format_batches(&[RecordBatch::new_empty(
+                    schema.clone(),
+                )])?
             } else {
                 arrow::util::pretty::pretty_format_batches(batches)?
             };
             writeln!(out, "{table}")?;
         }
         OutputFormat::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(out);
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
             if batches.is_empty() {
                 writer.write(&RecordBatch::new_empty(schema.clone()))?;
             }
@@ -209,5 +221,6 @@ pub fn write_result(
 
 /// Reads a SQL file for `kefu sql FILE`, naming the file when it cannot.
 pub fn read_sql_file(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading the SQL file {}", path.display()))
+    std::fs::read_to_string(path)
+        .with_context(|| format!("reading the SQL file {}", path.display()))
 }

@@ -5,7 +5,11 @@ use std::process::{Command, Output};
 use crate::common::{fixtures, kefu_binary};
 
 fn kefu(args: &[&str]) -> Output {
-    Command::new(kefu_binary()).args(args).env_remove("KEFU_DATA").output().unwrap()
+    Command::new(kefu_binary())
+        .args(args)
+        .env_remove("KEFU_DATA")
+        .output()
+        .unwrap()
 }
 
 fn stdout(output: &Output) -> String {
@@ -21,8 +25,27 @@ fn help_lists_every_verb_of_the_design() {
     let output = kefu(&["--help"]);
     assert!(output.status.success());
     let help = stdout(&output);
-    for verb in ["demo", "gen", "import", "serve", "pull", "run", "qa", "sql", "tags", "export", "retention", "forget", "check", "status", "bench"] {
-        assert!(help.lines().any(|line| line.trim_start().starts_with(verb)), "{verb} in\n{help}");
+    for verb in [
+        "demo",
+        "gen",
+        "import",
+        "serve",
+        "pull",
+        "run",
+        "qa",
+        "sql",
+        "tags",
+        "export",
+        "retention",
+        "forget",
+        "check",
+        "status",
+        "bench",
+    ] {
+        assert!(
+            help.lines().any(|line| line.trim_start().starts_with(verb)),
+            "{verb} in\n{help}"
+        );
     }
 }
 
@@ -30,7 +53,11 @@ fn help_lists_every_verb_of_the_design() {
 fn verbs_of_later_issues_say_so_and_exit_2() {
     let output = kefu(&["check", "pipelines/nightly.toml"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("not yet available"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not yet available"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -52,7 +79,14 @@ fn usage_mistakes_exit_2_and_runtime_failures_exit_1() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("/no/such/file.jsonl"));
     // Another zone than the dataset's is refused.
-    let output = kefu(&["--data", data, "import", "--timezone", "Europe/Paris", broken.to_str().unwrap()]);
+    let output = kefu(&[
+        "--data",
+        data,
+        "import",
+        "--timezone",
+        "Europe/Paris",
+        broken.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("Asia/Shanghai"));
 }
@@ -62,25 +96,50 @@ fn gen_import_and_sql_work_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
-    let output = kefu(&["--data", data, "gen", "--days", "10", "--users", "200", "--seed", "3"]);
+    let output = kefu(&[
+        "--data", data, "gen", "--days", "10", "--users", "200", "--seed", "3",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("generated"));
     for name in ["users.jsonl", "qa.jsonl", "spikes.jsonl", "gen.json"] {
-        assert!(dir.path().join("data/truth").join(name).exists(), "truth/{name}");
+        assert!(
+            dir.path().join("data/truth").join(name).exists(),
+            "truth/{name}"
+        );
     }
     let conversation = fixtures().join("import/conversation.jsonl");
     let output = kefu(&["--data", data, "import", conversation.to_str().unwrap()]);
     assert!(output.status.success());
-    assert_eq!(stdout(&output).lines().next().unwrap(), "imported 16 events from 1 files; 1 duplicates; 0 quarantined");
+    assert_eq!(
+        stdout(&output).lines().next().unwrap(),
+        "imported 16 events from 1 files; 1 duplicates; 0 quarantined"
+    );
 
-    let output = kefu(&["--data", data, "sql", "--format", "json", "-e",
-        "SELECT count(*) AS imported FROM events WHERE source = 'import'"]);
+    let output = kefu(&[
+        "--data",
+        data,
+        "sql",
+        "--format",
+        "json",
+        "-e",
+        "SELECT count(*) AS imported FROM events WHERE source = 'import'",
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output).trim(), r#"[{"imported":16}]"#);
     let query = dir.path().join("roles.sql");
     std::fs::write(&query, "-- events by role\nSELECT role, count(*) > 0 AS present FROM events GROUP BY role ORDER BY role").unwrap();
-    let output = kefu(&["--data", data, "sql", "--format", "csv", query.to_str().unwrap()]);
-    assert_eq!(stdout(&output), "role,present\nagent,true\nbot,true\nsystem,true\nuser,true\n");
+    let output = kefu(&[
+        "--data",
+        data,
+        "sql",
+        "--format",
+        "csv",
+        query.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        stdout(&output),
+        "role,present\nagent,true\nbot,true\nsystem,true\nuser,true\n"
+    );
     let output = kefu(&["--data", data, "status"]);
     assert!(stdout(&output).contains("events"), "{}", stdout(&output));
 }
@@ -95,7 +154,11 @@ fn demo_makes_a_fresh_folder_and_prints_its_path() {
     assert_eq!(printed.lines().last().unwrap(), out.to_str().unwrap());
     assert!(out.join("data/kefu.json").exists());
     // A second run replaces its own earlier demo, and refuses a folder it did not make.
-    assert!(kefu(&["demo", "--out", out.to_str().unwrap(), "--users", "50"]).status.success());
+    assert!(
+        kefu(&["demo", "--out", out.to_str().unwrap(), "--users", "50"])
+            .status
+            .success()
+    );
     let foreign = dir.path().join("mine");
     std::fs::create_dir_all(&foreign).unwrap();
     std::fs::write(foreign.join("notes.txt"), "keep me").unwrap();

@@ -108,7 +108,10 @@ fn wechat_request(mode: Mode, xml: &str, key: &str, timestamp: i64) -> (String, 
                     "<xml>\n    <ToUserName><![CDATA[gh_7a3c9e51d2f0]]></ToUserName>\n    <Encrypt><![CDATA[{encrypted}]]></Encrypt>\n</xml>"
                 ),
             };
-            (format!("{base}&encrypt_type=aes&msg_signature={msg_signature}"), body)
+            (
+                format!("{base}&encrypt_type=aes&msg_signature={msg_signature}"),
+                body,
+            )
         }
     }
 }
@@ -156,17 +159,38 @@ async fn every_payload_type_is_stored_once_in_every_mode() {
             for _attempt in 0..3 {
                 let (query, body) = wechat_request(mode, xml, KEY, now_s());
                 let (status, answer) = post(&client, &server.url(&query), body).await;
-                assert_eq!((status, answer.as_str()), (200, "success"), "{mode:?} {name}");
+                assert_eq!(
+                    (status, answer.as_str()),
+                    (200, "success"),
+                    "{mode:?} {name}"
+                );
             }
         }
         let events = server.stop().await;
-        assert_eq!(events.len(), fixtures.len(), "{mode:?}: one row per payload");
+        assert_eq!(
+            events.len(),
+            fixtures.len(),
+            "{mode:?}: one row per payload"
+        );
         assert!(events.iter().all(|event| event.source == Source::Callback));
         let kinds: HashSet<&str> = events.iter().map(|event| event.kind.as_str()).collect();
-        for kind in ["text", "image", "voice", "video", "shortvideo", "location", "link", "event", "miniprogrampage"] {
+        for kind in [
+            "text",
+            "image",
+            "voice",
+            "video",
+            "shortvideo",
+            "location",
+            "link",
+            "event",
+            "miniprogrampage",
+        ] {
             assert!(kinds.contains(kind), "{mode:?}: no {kind} stored");
         }
-        let names: HashSet<&str> = events.iter().filter_map(|event| event.event.as_deref()).collect();
+        let names: HashSet<&str> = events
+            .iter()
+            .filter_map(|event| event.event.as_deref())
+            .collect();
         for name in [
             "subscribe",
             "unsubscribe",
@@ -180,8 +204,14 @@ async fn every_payload_type_is_stored_once_in_every_mode() {
         ] {
             assert!(names.contains(name), "{mode:?}: no {name} event stored");
         }
-        let text = events.iter().find(|event| event.event_id == "m:24795423110926301").unwrap();
-        assert_eq!(text.text.as_deref(), Some("你好，我的订单2026101212345678怎么还没发货？"));
+        let text = events
+            .iter()
+            .find(|event| event.event_id == "m:24795423110926301")
+            .unwrap();
+        assert_eq!(
+            text.text.as_deref(),
+            Some("你好，我的订单2026101212345678怎么还没发货？")
+        );
     }
 }
 
@@ -189,16 +219,26 @@ async fn every_payload_type_is_stored_once_in_every_mode() {
 async fn bad_requests_are_refused_and_the_signed_ones_kept_in_quarantine() {
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), &format!("encoding_aes_key = \"{KEY}\"\nbody_limit_bytes = 4096")).await;
+    let server = start(
+        dir.path(),
+        &format!("encoding_aes_key = \"{KEY}\"\nbody_limit_bytes = 4096"),
+    )
+    .await;
     let text = fs::read_to_string(fixtures().join("callback/text.xml")).unwrap();
 
     // Wrong signature: 403, nothing stored, nothing quarantined.
     let (query, body) = wechat_request(Mode::Plaintext, &text, KEY, now_s());
     let forged = query.replacen("signature=", "signature=0", 1);
-    assert_eq!(post(&client, &server.url(&forged), body.clone()).await.0, 403);
+    assert_eq!(
+        post(&client, &server.url(&forged), body.clone()).await.0,
+        403
+    );
     // Outside the replay window: 403.
     let (old_query, old_body) = wechat_request(Mode::Plaintext, &text, KEY, now_s() - 3600);
-    assert_eq!(post(&client, &server.url(&old_query), old_body).await.0, 403);
+    assert_eq!(
+        post(&client, &server.url(&old_query), old_body).await.0,
+        403
+    );
     // Encrypted with a key the server does not know: 400 and quarantined.
     let (query, body) = wechat_request(Mode::Safe, &text, OLD_KEY, now_s());
     let (status, reason) = post(&client, &server.url(&query), body).await;
@@ -209,10 +249,18 @@ async fn bad_requests_are_refused_and_the_signed_ones_kept_in_quarantine() {
     assert_eq!(post(&client, &server.url(&query), body).await.0, 400);
     // Too large.
     let (query, _) = wechat_request(Mode::Plaintext, &text, KEY, now_s());
-    assert_eq!(post(&client, &server.url(&query), "<xml>".repeat(2000)).await.0, 413);
+    assert_eq!(
+        post(&client, &server.url(&query), "<xml>".repeat(2000))
+            .await
+            .0,
+        413
+    );
     // The server still serves.
     let (query, body) = wechat_request(Mode::Plaintext, &text, KEY, now_s());
-    assert_eq!(post(&client, &server.url(&query), body).await, (200, "success".to_string()));
+    assert_eq!(
+        post(&client, &server.url(&query), body).await,
+        (200, "success".to_string())
+    );
 
     let metrics = client
         .get(format!("http://{}/metrics", server.address))
@@ -222,10 +270,17 @@ async fn bad_requests_are_refused_and_the_signed_ones_kept_in_quarantine() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("kefu_collector_received_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("kefu_collector_received_total 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("reason=\"bad_signature\""), "{metrics}");
     assert!(metrics.contains("reason=\"replay_window\""), "{metrics}");
-    let health = client.get(format!("http://{}/healthz", server.address)).send().await.unwrap();
+    let health = client
+        .get(format!("http://{}/healthz", server.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 
     let data = server.data.clone();
@@ -242,7 +297,10 @@ async fn bad_requests_are_refused_and_the_signed_ones_kept_in_quarantine() {
     }
     reasons.sort();
     assert_eq!(reasons.len(), 2, "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.starts_with("cannot decrypt")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.starts_with("cannot decrypt")),
+        "{reasons:?}"
+    );
     assert!(reasons.iter().any(|r| r.contains("XML")), "{reasons:?}");
 }
 
@@ -258,22 +316,42 @@ async fn url_verification_and_key_rotation() {
     let timestamp = now_s().to_string();
     let signature = crypto::signature(&[TOKEN, &timestamp, "42"]);
     let echo = client
-        .get(server.url(&format!("signature={signature}&timestamp={timestamp}&nonce=42&echostr=6125418867352937571")))
+        .get(server.url(&format!(
+            "signature={signature}&timestamp={timestamp}&nonce=42&echostr=6125418867352937571"
+        )))
         .send()
         .await
         .unwrap();
     assert_eq!(echo.status(), 200);
-    assert_eq!(echo.text().await.unwrap(), "6125418867352937571", "echostr verbatim, even in safe mode");
+    assert_eq!(
+        echo.text().await.unwrap(),
+        "6125418867352937571",
+        "echostr verbatim, even in safe mode"
+    );
 
     let text = fs::read_to_string(fixtures().join("callback/text.xml")).unwrap();
     let (query, body) = wechat_request(Mode::Safe, &text, OLD_KEY, now_s());
-    assert_eq!(post(&client, &server.url(&query), body).await, (200, "success".to_string()));
+    assert_eq!(
+        post(&client, &server.url(&query), body).await,
+        (200, "success".to_string())
+    );
     let events = server.stop().await;
-    assert_eq!(events.len(), 1, "a message under the previous key is not lost");
+    assert_eq!(
+        events.len(),
+        1,
+        "a message under the previous key is not lost"
+    );
 }
 
 /// A stand-in for the business's existing customer-service system.
-async fn upstream(answer: &'static str, delay: Duration) -> (SocketAddr, Arc<AtomicU64>, Arc<std::sync::Mutex<Vec<String>>>) {
+async fn upstream(
+    answer: &'static str,
+    delay: Duration,
+) -> (
+    SocketAddr,
+    Arc<AtomicU64>,
+    Arc<std::sync::Mutex<Vec<String>>>,
+) {
     use axum::extract::RawQuery;
     let calls = Arc::new(AtomicU64::new(0));
     let queries = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -284,7 +362,9 @@ async fn upstream(answer: &'static str, delay: Duration) -> (SocketAddr, Arc<Ato
             let (counter, seen) = (counter.clone(), seen.clone());
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
-                seen.lock().unwrap().push(format!("{}|{}", query.unwrap_or_default(), body.len()));
+                seen.lock()
+                    .unwrap()
+                    .push(format!("{}|{}", query.unwrap_or_default(), body.len()));
                 tokio::time::sleep(delay).await;
                 answer
             }
@@ -309,19 +389,43 @@ async fn tee_mode_relays_the_upstream_answer_and_survives_a_slow_or_dead_upstrea
     let server = start(dir.path(), &format!("upstream = \"http://{fast}/cs\"")).await;
     let (query, body) = wechat_request(Mode::Plaintext, &text, KEY, now_s());
     let body_len = body.len();
-    assert_eq!(post(&client, &server.url(&query), body).await, (200, reply.to_string()));
+    assert_eq!(
+        post(&client, &server.url(&query), body).await,
+        (200, reply.to_string())
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    assert_eq!(queries.lock().unwrap()[0], format!("{query}|{body_len}"), "query and body untouched");
+    assert_eq!(
+        queries.lock().unwrap()[0],
+        format!("{query}|{body_len}"),
+        "query and body untouched"
+    );
     assert_eq!(server.stop().await.len(), 1);
 
-    for dead_or_slow in [format!("http://{slow}/cs"), "http://127.0.0.1:9/cs".to_string()] {
+    for dead_or_slow in [
+        format!("http://{slow}/cs"),
+        "http://127.0.0.1:9/cs".to_string(),
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        let server = start(dir.path(), &format!("upstream = \"{dead_or_slow}\"\nupstream_timeout_ms = 500")).await;
+        let server = start(
+            dir.path(),
+            &format!("upstream = \"{dead_or_slow}\"\nupstream_timeout_ms = 500"),
+        )
+        .await;
         let (query, body) = wechat_request(Mode::Plaintext, &image, KEY, now_s());
         let started = std::time::Instant::now();
-        assert_eq!(post(&client, &server.url(&query), body).await, (200, "success".to_string()));
-        assert!(started.elapsed() < Duration::from_secs(3), "answered well inside WeChat's 5 s");
-        assert_eq!(server.stop().await.len(), 1, "stored whatever the upstream did");
+        assert_eq!(
+            post(&client, &server.url(&query), body).await,
+            (200, "success".to_string())
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "answered well inside WeChat's 5 s"
+        );
+        assert_eq!(
+            server.stop().await.len(),
+            1,
+            "stored whatever the upstream did"
+        );
     }
 }
 
@@ -341,7 +445,9 @@ fn spawn_server(dir: &Path) -> (Child, SocketAddr) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let address = line
         .split("http://")
         .nth(1)
@@ -361,7 +467,8 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
     let next_id = Arc::new(AtomicU64::new(1));
     let mut senders = Vec::new();
     for _ in 0..4 {
-        let (acknowledged, next_id, template) = (acknowledged.clone(), next_id.clone(), template.clone());
+        let (acknowledged, next_id, template) =
+            (acknowledged.clone(), next_id.clone(), template.clone());
         senders.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             loop {
@@ -406,8 +513,16 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
     }
     assert!(counts.values().all(|n| *n == 1), "an event stored twice");
     let acknowledged = acknowledged.lock().unwrap();
-    let missing: Vec<_> = acknowledged.iter().filter(|id| !counts.contains_key(id.as_str())).collect();
-    assert!(missing.is_empty(), "{} acknowledged events lost, e.g. {:?}", missing.len(), missing.first());
+    let missing: Vec<_> = acknowledged
+        .iter()
+        .filter(|id| !counts.contains_key(id.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events lost, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
     assert!(acknowledged.len() >= 1500);
 }
 
@@ -416,7 +531,11 @@ fn a_config_mistake_names_the_file_and_exits_2_and_an_open_config_draws_a_warnin
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("collector.toml");
-    fs::write(&config, format!("token = \"{TOKEN}\"\nencoding_aes_key = \"{KEY}\"\n")).unwrap();
+    fs::write(
+        &config,
+        format!("token = \"{TOKEN}\"\nencoding_aes_key = \"{KEY}\"\n"),
+    )
+    .unwrap();
     let output = Command::new(kefu_binary())
         .args(["serve", "--config"])
         .arg(&config)
@@ -425,7 +544,10 @@ fn a_config_mistake_names_the_file_and_exits_2_and_an_open_config_draws_a_warnin
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("collector.toml") && stderr.contains("appid"), "{stderr}");
+    assert!(
+        stderr.contains("collector.toml") && stderr.contains("appid"),
+        "{stderr}"
+    );
 
     // A valid config holding secrets, readable by everyone: served, with a warning.
     fs::write(
@@ -442,12 +564,20 @@ fn a_config_mistake_names_the_file_and_exits_2_and_an_open_config_draws_a_warnin
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     assert!(line.starts_with("listening on http://127.0.0.1:"), "{line}");
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("chmod 600"), "{stderr}");
-    assert!(!stderr.contains(KEY) && !stderr.contains(TOKEN), "a secret reached the log: {stderr}");
+    assert!(
+        !stderr.contains(KEY) && !stderr.contains(TOKEN),
+        "a secret reached the log: {stderr}"
+    );
 }

@@ -28,8 +28,16 @@ fn count_rows(dataset: &Dataset) -> usize {
 
 /// Writes `n` generated events as import lines; returns the file.
 fn write_generated_jsonl(dir: &Path, users: u32, limit: usize) -> std::path::PathBuf {
-    let generated = generate(&GenConfig { users, days: 30, ..GenConfig::default() });
-    assert!(generated.events.len() >= limit, "{} events generated", generated.events.len());
+    let generated = generate(&GenConfig {
+        users,
+        days: 30,
+        ..GenConfig::default()
+    });
+    assert!(
+        generated.events.len() >= limit,
+        "{} events generated",
+        generated.events.len()
+    );
     let path = dir.join("events.jsonl");
     let mut out = std::io::BufWriter::new(fs::File::create(&path).unwrap());
     for event in generated.events.iter().take(limit) {
@@ -45,13 +53,28 @@ fn the_fixture_conversation_imports_with_its_duplicate_line_dropped() {
     let dataset = new_dataset(dir.path());
     let file = fixtures().join("import/conversation.jsonl");
     let first = import_paths(&dataset, &[&file]);
-    assert_eq!((first.imported, first.duplicates, first.quarantined), (16, 1, 0));
-    assert_eq!(dataset.partitions("events").unwrap(), vec![date("2026-10-12"), date("2026-10-13")]);
+    assert_eq!(
+        (first.imported, first.duplicates, first.quarantined),
+        (16, 1, 0)
+    );
+    assert_eq!(
+        dataset.partitions("events").unwrap(),
+        vec![date("2026-10-12"), date("2026-10-13")]
+    );
     let second = import_paths(&dataset, &[&file]);
     assert_eq!((second.imported, second.duplicates), (0, 17));
-    let rows = dataset.read_event_rows(date("2026-10-13"), date("2026-10-13")).unwrap();
-    let vendor = rows.iter().find(|e| e.text.as_deref() == Some("快递三天了还没到，单号查不到")).unwrap();
-    assert_eq!(vendor.extra.as_deref(), Some(r#"{"channel":"vendor_export_v2"}"#), "unknown fields land in extra");
+    let rows = dataset
+        .read_event_rows(date("2026-10-13"), date("2026-10-13"))
+        .unwrap();
+    let vendor = rows
+        .iter()
+        .find(|e| e.text.as_deref() == Some("快递三天了还没到，单号查不到"))
+        .unwrap();
+    assert_eq!(
+        vendor.extra.as_deref(),
+        Some(r#"{"channel":"vendor_export_v2"}"#),
+        "unknown fields land in extra"
+    );
     assert!(rows.iter().any(|e| e.event_id == "m:24795423110926406"));
 }
 
@@ -70,8 +93,16 @@ fn callback_xml_files_import_and_bad_ones_are_quarantined_byte_for_byte() {
     let mut reasons: Vec<(String, String)> = records
         .iter()
         .map(|r| {
-            let name = Path::new(&r.file).file_name().unwrap().to_string_lossy().into_owned();
-            assert_eq!(r.bytes(), fs::read(&r.file).unwrap(), "{name} kept byte for byte");
+            let name = Path::new(&r.file)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            assert_eq!(
+                r.bytes(),
+                fs::read(&r.file).unwrap(),
+                "{name} kept byte for byte"
+            );
             (name, r.reason.clone())
         })
         .collect();
@@ -91,7 +122,8 @@ fn callback_xml_files_import_and_bad_ones_are_quarantined_byte_for_byte() {
         .iter()
         .map(|e| {
             format!(
-                "{} | {} | {} | {} | {} | {} | {} | {}",
+                "{} | {} | {} | {} | {} | {} | {} | {} | {}",
+                e.ts().to_rfc3339(),
                 e.event_id,
                 e.role,
                 e.kind,
@@ -120,16 +152,35 @@ fn three_broken_lines_in_ten_thousand_are_quarantined_with_line_numbers() {
 
     let dataset = new_dataset(dir.path());
     let summary = import_paths(&dataset, &[&broken]);
-    assert_eq!((summary.imported + summary.duplicates, summary.quarantined), (9_997, 3));
+    assert_eq!(
+        (summary.imported + summary.duplicates, summary.quarantined),
+        (9_997, 3)
+    );
     assert_eq!(count_rows(&dataset) as u64, summary.imported);
     let records = read_quarantine(summary.quarantine_file.as_ref().unwrap()).unwrap();
     let found: Vec<(Option<u64>, bool)> = records
         .iter()
-        .map(|r| (r.line, r.bytes() == lines[r.line.unwrap() as usize - 1].as_bytes()))
+        .map(|r| {
+            (
+                r.line,
+                r.bytes() == lines[r.line.unwrap() as usize - 1].as_bytes(),
+            )
+        })
         .collect();
-    assert_eq!(found, vec![(Some(100), true), (Some(5_000), true), (Some(10_000), true)]);
-    assert!(records[0].reason.contains("not a JSON object"), "{}", records[0].reason);
-    assert!(records[1].reason.contains("customer_"), "{}", records[1].reason);
+    assert_eq!(
+        found,
+        vec![(Some(100), true), (Some(5_000), true), (Some(10_000), true)]
+    );
+    assert!(
+        records[0].reason.contains("not a JSON object"),
+        "{}",
+        records[0].reason
+    );
+    assert!(
+        records[1].reason.contains("customer_"),
+        "{}",
+        records[1].reason
+    );
 }
 
 #[test]
@@ -151,7 +202,13 @@ fn an_import_killed_halfway_and_rerun_stores_every_event_once() {
     let source = write_generated_jsonl(dir.path(), 6_000, 40_000);
     let data = dir.path().join("data");
     let mut child = Command::new(kefu_binary())
-        .args(["--data", data.to_str().unwrap(), "import", "--batch-lines", "2000"])
+        .args([
+            "--data",
+            data.to_str().unwrap(),
+            "import",
+            "--batch-lines",
+            "2000",
+        ])
         .arg(&source)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -164,7 +221,11 @@ fn an_import_killed_halfway_and_rerun_stores_every_event_once() {
         let written: usize = fs::read_dir(&events_dir)
             .map(|days| {
                 days.flatten()
-                    .map(|day| fs::read_dir(day.path()).map(|files| files.count()).unwrap_or(0))
+                    .map(|day| {
+                        fs::read_dir(day.path())
+                            .map(|files| files.count())
+                            .unwrap_or(0)
+                    })
                     .sum()
             })
             .unwrap_or(0);
@@ -179,7 +240,10 @@ fn an_import_killed_halfway_and_rerun_stores_every_event_once() {
     // Whatever is visible is whole: every file under events/ reads as Parquet.
     let dataset = Dataset::open(&data).unwrap();
     let partial = count_rows(&dataset);
-    assert!(partial < 40_000, "the import was killed before it finished ({partial} rows)");
+    assert!(
+        partial < 40_000,
+        "the import was killed before it finished ({partial} rows)"
+    );
 
     let status = Command::new(kefu_binary())
         .args(["--data", data.to_str().unwrap(), "import"])
@@ -196,7 +260,12 @@ fn an_import_killed_halfway_and_rerun_stores_every_event_once() {
     let expected: std::collections::HashSet<_> = fs::read_to_string(&source)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(distinct, expected, "every event of the file is stored");
 }

@@ -9,7 +9,13 @@ use crate::common::{fixtures, lock, new_dataset};
 fn fixture_dataset(dir: &std::path::Path) -> kefu::store::Dataset {
     let dataset = new_dataset(dir);
     let lock = lock(&dataset);
-    import(&dataset, &lock, &[fixtures().join("import/conversation.jsonl")], &ImportOptions::default()).unwrap();
+    import(
+        &dataset,
+        &lock,
+        &[fixtures().join("import/conversation.jsonl")],
+        &ImportOptions::default(),
+    )
+    .unwrap();
     dataset
 }
 
@@ -29,7 +35,13 @@ fn duckdb_reads_the_events_folder_as_a_hive_partitioned_dataset() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(rows, vec![("2026-10-12".to_string(), 11), ("2026-10-13".to_string(), 5)]);
+    assert_eq!(
+        rows,
+        vec![
+            ("2026-10-12".to_string(), 11),
+            ("2026-10-13".to_string(), 5)
+        ]
+    );
 }
 
 #[test]
@@ -49,16 +61,28 @@ fn polars_scans_the_events_folder_with_hive_partitions() {
         .collect()
         .unwrap();
     assert_eq!(frame.height(), 2);
-    let rows: Vec<u32> = frame.column("rows").unwrap().u32().unwrap().into_no_null_iter().collect();
+    let rows: Vec<u32> = frame
+        .column("rows")
+        .unwrap()
+        .u32()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
     assert_eq!(rows, vec![11, 5]);
-    let ts_type = LazyFrame::scan_parquet(PlRefPath::new(glob.to_str().unwrap()), ScanArgsParquet::default())
-        .unwrap()
-        .collect_schema()
-        .unwrap()
-        .get("ts")
-        .cloned()
-        .unwrap();
-    assert!(matches!(ts_type, DataType::Datetime(TimeUnit::Milliseconds, Some(_))), "{ts_type:?}");
+    let ts_type = LazyFrame::scan_parquet(
+        PlRefPath::new(glob.to_str().unwrap()),
+        ScanArgsParquet::default(),
+    )
+    .unwrap()
+    .collect_schema()
+    .unwrap()
+    .get("ts")
+    .cloned()
+    .unwrap();
+    assert!(
+        matches!(ts_type, DataType::Datetime(TimeUnit::Milliseconds, Some(_))),
+        "{ts_type:?}"
+    );
 }
 
 #[test]
@@ -76,7 +100,10 @@ fn the_events_view_adds_shanghai_local_time() {
             &mut out,
         )
         .unwrap();
-    assert_eq!(String::from_utf8(out).unwrap(), "local,dt,text\n2026-10-13 23:55:00,2026-10-13,凌晨还能退款吗\n");
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "local,dt,text\n2026-10-13 23:55:00,2026-10-13,凌晨还能退款吗\n"
+    );
 }
 
 #[test]
@@ -90,11 +117,20 @@ fn a_zone_with_daylight_saving_gets_the_right_offset_on_each_side() {
         crate::common::user_text("o1", "2026-10-24T12:00:00Z", "summer"),
         crate::common::user_text("o1", "2026-10-26T12:00:00Z", "winter"),
     ];
-    kefu::store::EventWriter::new(&dataset, &lock).append(events).unwrap();
+    kefu::store::EventWriter::new(&dataset, &lock)
+        .append(events)
+        .unwrap();
     let session = SqlSession::open(&dataset).unwrap();
     let mut out = Vec::new();
     session
-        .run("SELECT text, strftime(local_ts, '%H:%M') AS local FROM events ORDER BY ts", OutputFormat::Csv, &mut out)
+        .run(
+            "SELECT text, strftime(local_ts, '%H:%M') AS local FROM events ORDER BY ts",
+            OutputFormat::Csv,
+            &mut out,
+        )
         .unwrap();
-    assert_eq!(String::from_utf8(out).unwrap(), "text,local\nsummer,14:00\nwinter,13:00\n");
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "text,local\nsummer,14:00\nwinter,13:00\n"
+    );
 }

@@ -20,8 +20,13 @@ fn events_land_in_the_partition_of_their_shanghai_date() {
     ];
     let summary = EventWriter::new(&dataset, &lock).append(events).unwrap();
     assert_eq!(summary.written, 2);
-    assert_eq!(dataset.partitions("events").unwrap(), vec![date("2026-10-12"), date("2026-10-13")]);
-    let day = dataset.read_event_rows(date("2026-10-13"), date("2026-10-13")).unwrap();
+    assert_eq!(
+        dataset.partitions("events").unwrap(),
+        vec![date("2026-10-12"), date("2026-10-13")]
+    );
+    let day = dataset
+        .read_event_rows(date("2026-10-13"), date("2026-10-13"))
+        .unwrap();
     assert_eq!(day.len(), 1);
     assert_eq!(day[0].text.as_deref(), Some("人呢"));
 }
@@ -32,14 +37,28 @@ fn a_second_append_of_the_same_events_stores_nothing() {
     let dataset = new_dataset(dir.path());
     let lock = lock(&dataset);
     let events: Vec<_> = (0..50)
-        .map(|i| user_text("o1", &format!("2026-10-12T10:{:02}:00+08:00", i), &format!("问题{i}")))
+        .map(|i| {
+            user_text(
+                "o1",
+                &format!("2026-10-12T10:{:02}:00+08:00", i),
+                &format!("问题{i}"),
+            )
+        })
         .collect();
-    let first = EventWriter::new(&dataset, &lock).append(events.clone()).unwrap();
+    let first = EventWriter::new(&dataset, &lock)
+        .append(events.clone())
+        .unwrap();
     assert_eq!((first.written, first.duplicates), (50, 0));
     // A fresh writer has no memory of the first: dedupe must come from the store.
     let second = EventWriter::new(&dataset, &lock).append(events).unwrap();
     assert_eq!((second.written, second.duplicates), (0, 50));
-    assert_eq!(dataset.read_event_rows(date("2026-10-12"), date("2026-10-12")).unwrap().len(), 50);
+    assert_eq!(
+        dataset
+            .read_event_rows(date("2026-10-12"), date("2026-10-12"))
+            .unwrap()
+            .len(),
+        50
+    );
 }
 
 #[test]
@@ -50,9 +69,13 @@ fn within_one_batch_the_first_copy_of_an_id_wins() {
     let first = user_text("o1", "2026-10-12T10:00:00+08:00", "第一份");
     let mut second = user_text("o1", "2026-10-12T10:00:05+08:00", "第二份");
     second.event_id = first.event_id.clone();
-    let summary = EventWriter::new(&dataset, &lock).append(vec![first, second]).unwrap();
+    let summary = EventWriter::new(&dataset, &lock)
+        .append(vec![first, second])
+        .unwrap();
     assert_eq!((summary.written, summary.duplicates), (1, 1));
-    let rows = dataset.read_event_rows(date("2026-10-12"), date("2026-10-12")).unwrap();
+    let rows = dataset
+        .read_event_rows(date("2026-10-12"), date("2026-10-12"))
+        .unwrap();
     assert_eq!(rows[0].text.as_deref(), Some("第一份"));
 }
 
@@ -62,13 +85,22 @@ fn compaction_merges_a_partition_into_one_sorted_file() {
     let dataset = new_dataset(dir.path());
     let lock = lock(&dataset);
     for minute in [30, 10, 20] {
-        let event = user_text("o1", &format!("2026-10-12T10:{minute}:00+08:00"), &format!("第{minute}分"));
-        EventWriter::new(&dataset, &lock).append(vec![event]).unwrap();
+        let event = user_text(
+            "o1",
+            &format!("2026-10-12T10:{minute}:00+08:00"),
+            &format!("第{minute}分"),
+        );
+        EventWriter::new(&dataset, &lock)
+            .append(vec![event])
+            .unwrap();
     }
     let day = date("2026-10-12");
     assert_eq!(dataset.partition_files("events", day).unwrap().len(), 3);
     let summary = dataset.compact_events(&lock, [day]).unwrap();
-    assert_eq!((summary.partitions, summary.files_before, summary.rows), (1, 3, 3));
+    assert_eq!(
+        (summary.partitions, summary.files_before, summary.rows),
+        (1, 3, 3)
+    );
     assert_eq!(dataset.partition_files("events", day).unwrap().len(), 1);
     let texts: Vec<_> = dataset
         .read_event_rows(day, day)
@@ -79,8 +111,19 @@ fn compaction_merges_a_partition_into_one_sorted_file() {
     assert_eq!(texts, ["第10分", "第20分", "第30分"]);
     // Nothing staged is left behind, and the dedupe set still sees the compacted rows.
     let again = user_text("o1", "2026-10-12T10:10:00+08:00", "第10分");
-    assert_eq!(EventWriter::new(&dataset, &lock).append(vec![again]).unwrap().duplicates, 1);
-    assert!(std::fs::read_dir(dataset.scratch_dir()).map(|d| d.count()).unwrap_or(0) == 0);
+    assert_eq!(
+        EventWriter::new(&dataset, &lock)
+            .append(vec![again])
+            .unwrap()
+            .duplicates,
+        1
+    );
+    assert!(
+        std::fs::read_dir(dataset.scratch_dir())
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0
+    );
 }
 
 #[test]
@@ -88,10 +131,18 @@ fn a_second_writer_fails_with_the_holder_named() {
     let dir = tempfile::tempdir().unwrap();
     let dataset = new_dataset(dir.path());
     let _held = lock(&dataset);
-    let err = dataset.lock("import", Duration::from_millis(300)).unwrap_err();
+    let err = dataset
+        .lock("import", Duration::from_millis(300))
+        .unwrap_err();
     let message = format!("{err:#}");
-    assert!(message.contains("another kefu command is writing"), "{message}");
-    assert!(message.contains(&format!("pid {}", std::process::id())), "{message}");
+    assert!(
+        message.contains("another kefu command is writing"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("pid {}", std::process::id())),
+        "{message}"
+    );
 }
 
 #[test]
@@ -101,9 +152,18 @@ fn the_zone_is_fixed_when_the_dataset_is_created() {
     let created = Dataset::open_or_create(&root, Some("Asia/Tokyo")).unwrap();
     assert_eq!(created.manifest().timezone, "Asia/Tokyo");
     assert!(Dataset::open_or_create(&root, Some("Asia/Tokyo")).is_ok());
-    assert_eq!(Dataset::open_or_create(&root, None).unwrap().manifest().timezone, "Asia/Tokyo");
+    assert_eq!(
+        Dataset::open_or_create(&root, None)
+            .unwrap()
+            .manifest()
+            .timezone,
+        "Asia/Tokyo"
+    );
     let err = Dataset::open_or_create(&root, Some("Asia/Shanghai")).unwrap_err();
-    assert!(matches!(err.downcast_ref::<UsageError>(), Some(UsageError::ZoneMismatch { .. })));
+    assert!(matches!(
+        err.downcast_ref::<UsageError>(),
+        Some(UsageError::ZoneMismatch { .. })
+    ));
     assert_eq!(exit_code_for(&err), 2);
     let err = Dataset::open_or_create(&dir.path().join("other"), Some("Mars/Olympus")).unwrap_err();
     assert_eq!(exit_code_for(&err), 2);

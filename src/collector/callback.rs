@@ -85,10 +85,9 @@ impl Protocol {
     /// sends it in the clear even in safe mode (the encrypted variant is WeCom's).
     pub fn verify_url(&self, query: &CallbackQuery, now_s: i64) -> Result<String, Rejection> {
         self.check_signature(query, now_s)?;
-        query
-            .echostr
-            .clone()
-            .ok_or(Rejection::BadRequest("no echostr in the verification request".into()))
+        query.echostr.clone().ok_or(Rejection::BadRequest(
+            "no echostr in the verification request".into(),
+        ))
     }
 
     fn check_signature(&self, query: &CallbackQuery, now_s: i64) -> Result<i64, Rejection> {
@@ -130,13 +129,15 @@ impl Protocol {
                 .map_err(|_| Rejection::BadRequest("the body is not UTF-8".into()))?;
             (text.to_string(), false)
         };
-        let event = message::parse_message(plaintext.as_bytes(), Some(received_ms), Source::Callback)
-            .map_err(|err| match err {
-                MessageError::Encrypted if !self.encrypted() => Rejection::BadRequest(
-                    "an encrypted (safe-mode) body, but no encoding_aes_key is configured".into(),
-                ),
-                other => Rejection::BadRequest(other.to_string()),
-            })?;
+        let event =
+            message::parse_message(plaintext.as_bytes(), Some(received_ms), Source::Callback)
+                .map_err(|err| match err {
+                    MessageError::Encrypted if !self.encrypted() => Rejection::BadRequest(
+                        "an encrypted (safe-mode) body, but no encoding_aes_key is configured"
+                            .into(),
+                    ),
+                    other => Rejection::BadRequest(other.to_string()),
+                })?;
         Ok(Accepted {
             plaintext,
             event,
@@ -144,7 +145,11 @@ impl Protocol {
         })
     }
 
-    fn decrypt_body(&self, query: &CallbackQuery, body: &[u8]) -> Result<(String, bool), Rejection> {
+    fn decrypt_body(
+        &self,
+        query: &CallbackQuery,
+        body: &[u8],
+    ) -> Result<(String, bool), Rejection> {
         if !self.encrypted() {
             return Err(Rejection::BadRequest(
                 "encrypt_type=aes, but no encoding_aes_key is configured".into(),
@@ -152,7 +157,9 @@ impl Protocol {
         }
         let encrypt = message::encrypted_field(body)
             .map_err(|err| Rejection::BadRequest(err.to_string()))?
-            .ok_or_else(|| Rejection::BadRequest("encrypt_type=aes but no <Encrypt> in the body".into()))?;
+            .ok_or_else(|| {
+                Rejection::BadRequest("encrypt_type=aes but no <Encrypt> in the body".into())
+            })?;
         let (Some(msg_signature), Some(timestamp), Some(nonce)) =
             (&query.msg_signature, &query.timestamp, &query.nonce)
         else {
@@ -180,7 +187,9 @@ impl Protocol {
                 Err(err) => last_error = err.to_string(),
             }
         }
-        Err(Rejection::BadRequest(format!("cannot decrypt: {last_error}")))
+        Err(Rejection::BadRequest(format!(
+            "cannot decrypt: {last_error}"
+        )))
     }
 }
 
@@ -207,7 +216,10 @@ mod tests {
             echostr: Some("4375120948345356249".into()),
             ..Default::default()
         };
-        assert_eq!(protocol.verify_url(&query, 1_714_036_504 + 10).unwrap(), "4375120948345356249");
+        assert_eq!(
+            protocol.verify_url(&query, 1_714_036_504 + 10).unwrap(),
+            "4375120948345356249"
+        );
         assert_eq!(
             protocol.verify_url(&query, 1_714_036_504 + 3600),
             Err(Rejection::Forbidden("replay_window"))

@@ -97,7 +97,10 @@ impl fmt::Debug for CollectorConfig {
             .field("token", &redact(&self.token))
             .field("appid", &self.appid)
             .field("encoding_aes_key", &redact(&self.encoding_aes_key))
-            .field("previous_encoding_aes_key", &redact(&self.previous_encoding_aes_key))
+            .field(
+                "previous_encoding_aes_key",
+                &redact(&self.previous_encoding_aes_key),
+            )
             .field("upstream", &self.upstream)
             .field("upstream_timeout_ms", &self.upstream_timeout_ms)
             .field("replay_window_s", &self.replay_window_s)
@@ -152,7 +155,9 @@ impl CollectorConfig {
     fn validate(&self) -> Result<()> {
         let invalid = |message: String| Err(UsageError::Invalid(message).into());
         if self.token.as_deref().is_none_or(str::is_empty) {
-            return invalid("no token: set `token` or KEFU_TOKEN to the Token of the 公众号 admin".into());
+            return invalid(
+                "no token: set `token` or KEFU_TOKEN to the Token of the 公众号 admin".into(),
+            );
         }
         if !self.path.starts_with('/') {
             return invalid(format!("path {:?} must start with /", self.path));
@@ -178,7 +183,9 @@ impl CollectorConfig {
         }
         if let Some(upstream) = &self.upstream {
             if !(upstream.starts_with("http://") || upstream.starts_with("https://")) {
-                return invalid(format!("upstream {upstream:?} must be an http:// or https:// URL"));
+                return invalid(format!(
+                    "upstream {upstream:?} must be an http:// or https:// URL"
+                ));
             }
         }
         if self.roll_interval_s == 0 || self.roll_max_events == 0 {
@@ -191,7 +198,10 @@ impl CollectorConfig {
 fn holds_secrets(text: &str) -> bool {
     text.lines().any(|line| {
         let key = line.split('=').next().unwrap_or("").trim();
-        matches!(key, "token" | "encoding_aes_key" | "previous_encoding_aes_key")
+        matches!(
+            key,
+            "token" | "encoding_aes_key" | "previous_encoding_aes_key"
+        )
     })
 }
 
@@ -229,7 +239,10 @@ mod tests {
         let config = CollectorConfig::parse("appid = \"wx1234\"", env).unwrap();
         assert_eq!(config.token.as_deref(), Some("env-token"));
         let shown = format!("{config:?}");
-        assert!(!shown.contains("env-token") && !shown.contains(KEY), "{shown}");
+        assert!(
+            !shown.contains("env-token") && !shown.contains(KEY),
+            "{shown}"
+        );
         assert!(shown.contains("wx1234"));
     }
 
@@ -238,13 +251,19 @@ mod tests {
         let cases = [
             ("", "no token"),
             ("token = \"t\"\nencoding_aes_key = \"short\"", "43 letters"),
-            (&format!("token = \"t\"\nencoding_aes_key = \"{KEY}\""), "appid"),
+            (
+                &format!("token = \"t\"\nencoding_aes_key = \"{KEY}\""),
+                "appid",
+            ),
             ("token = \"t\"\nupstream = \"ftp://x\"", "http"),
             ("token = \"t\"\nlisten_on = \"x\"", "unknown field"),
         ];
         for (text, expected) in cases {
             let err = CollectorConfig::parse(text, no_env).unwrap_err();
-            assert!(err.downcast_ref::<UsageError>().is_some(), "{text}: {err:#}");
+            assert!(
+                err.downcast_ref::<UsageError>().is_some(),
+                "{text}: {err:#}"
+            );
             assert!(format!("{err:#}").contains(expected), "{text}: {err:#}");
         }
     }

@@ -50,7 +50,8 @@ pub struct ImportSummary {
 impl ImportSummary {
     /// Nothing could be imported although something was asked for: the exit-1 case.
     pub fn nothing_imported(&self) -> bool {
-        self.imported + self.duplicates == 0 && (self.quarantined > 0 || !self.unreadable.is_empty())
+        self.imported + self.duplicates == 0
+            && (self.quarantined > 0 || !self.unreadable.is_empty())
     }
 }
 
@@ -125,9 +126,8 @@ pub fn parse_line(line: &[u8], received_ts_ms: i64) -> std::result::Result<Event
         serde_json::from_str(text).map_err(|err| format!("not a JSON object: {err}"))?;
     let openid = non_empty("openid", parsed.openid)?;
     let role_name = non_empty("role", parsed.role)?;
-    let role = Role::parse(&role_name).ok_or_else(|| {
-        format!("role {role_name:?} is not one of user, agent, bot, system")
-    })?;
+    let role = Role::parse(&role_name)
+        .ok_or_else(|| format!("role {role_name:?} is not one of user, agent, bot, system"))?;
     let kind = non_empty("kind", parsed.kind)?;
     let ts_ms = parse_instant("ts", parsed.ts.as_ref().ok_or("missing ts")?)?;
     let received_ts_ms = match &parsed.received_ts {
@@ -236,9 +236,13 @@ fn expand_inputs(inputs: &[PathBuf], unreadable: &mut Vec<(PathBuf, String)>) ->
                             let path = entry.path();
                             if path.is_dir() {
                                 stack.push(path);
-                            } else if path.extension().and_then(|e| e.to_str()).is_some_and(
-                                |ext| matches!(ext, "jsonl" | "ndjson" | "json" | "xml"),
-                            ) {
+                            } else if path
+                                .extension()
+                                .and_then(|e| e.to_str())
+                                .is_some_and(|ext| {
+                                    matches!(ext, "jsonl" | "ndjson" | "json" | "xml")
+                                })
+                            {
                                 found.push(path);
                             }
                         }
@@ -257,7 +261,10 @@ fn expand_inputs(inputs: &[PathBuf], unreadable: &mut Vec<(PathBuf, String)>) ->
 
 /// XML when the name says so, or when the first non-blank byte opens a tag.
 fn is_xml(path: &Path, head: &[u8]) -> bool {
-    if path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("xml")) {
+    if path
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("xml"))
+    {
         return true;
     }
     head.iter()
@@ -306,7 +313,10 @@ pub fn import(
         };
         summary.files += 1;
         let mut reader = BufReader::with_capacity(1 << 20, &mut file);
-        let head = reader.fill_buf().map(|buf| buf.to_vec()).unwrap_or_default();
+        let head = reader
+            .fill_buf()
+            .map(|buf| buf.to_vec())
+            .unwrap_or_default();
         if is_xml(path, &head) {
             let mut bytes = Vec::new();
             if let Err(err) = reader.read_to_end(&mut bytes) {
@@ -327,10 +337,20 @@ pub fn import(
                 }
             }
             if xml_batch.len() >= options.batch_lines {
-                summary.store.add(writer.append(std::mem::take(&mut xml_batch))?);
+                summary
+                    .store
+                    .add(writer.append(std::mem::take(&mut xml_batch))?);
             }
         } else {
-            import_jsonl(path, reader, &mut writer, &mut quarantine, options, &progress, &mut summary)?;
+            import_jsonl(
+                path,
+                reader,
+                &mut writer,
+                &mut quarantine,
+                options,
+                &progress,
+                &mut summary,
+            )?;
         }
     }
     if !xml_batch.is_empty() {
@@ -448,17 +468,34 @@ mod tests {
     #[test]
     fn bad_lines_say_what_is_wrong() {
         let cases = [
-            (r#"{"openid":"o1","role":"user","kind":"text"}"#, "missing ts"),
-            (r#"{"openid":"o1","role":"customer","kind":"text","ts":1}"#, "role \"customer\""),
-            (r#"{"openid":"o1","role":"user","kind":"text","ts":1772328600000}"#, "not milliseconds"),
-            (r#"{"openid":"","role":"user","kind":"text","ts":1772328600}"#, "openid is empty"),
-            (r#"{"openid":"o1","role":"user","kind":"text","ts":1772328600,"extra":[1]}"#, "extra must be"),
+            (
+                r#"{"openid":"o1","role":"user","kind":"text"}"#,
+                "missing ts",
+            ),
+            (
+                r#"{"openid":"o1","role":"customer","kind":"text","ts":1}"#,
+                "role \"customer\"",
+            ),
+            (
+                r#"{"openid":"o1","role":"user","kind":"text","ts":1772328600000}"#,
+                "not milliseconds",
+            ),
+            (
+                r#"{"openid":"","role":"user","kind":"text","ts":1772328600}"#,
+                "openid is empty",
+            ),
+            (
+                r#"{"openid":"o1","role":"user","kind":"text","ts":1772328600,"extra":[1]}"#,
+                "extra must be",
+            ),
             (r#"{"openid":"o1","#, "not a JSON object"),
         ];
         for (line, expected) in cases {
             let reason = parse_line(line.as_bytes(), RECEIVED).unwrap_err();
             assert!(reason.contains(expected), "{line}: {reason}");
         }
-        assert!(parse_line(b"{\"openid\":\"\xff\"}", RECEIVED).unwrap_err().contains("UTF-8"));
+        assert!(parse_line(b"{\"openid\":\"\xff\"}", RECEIVED)
+            .unwrap_err()
+            .contains("UTF-8"));
     }
 }

@@ -86,9 +86,8 @@ pub fn parse_message(
     source: Source,
 ) -> Result<Event, MessageError> {
     let mut fields = parse_fields(xml)?;
-    let has_field = |fields: &[(String, Content)], wanted: &str| {
-        fields.iter().any(|(name, _)| name == wanted)
-    };
+    let has_field =
+        |fields: &[(String, Content)], wanted: &str| fields.iter().any(|(name, _)| name == wanted);
     if !has_field(&fields, "MsgType") && has_field(&fields, "Encrypt") {
         return Err(MessageError::Encrypted);
     }
@@ -134,9 +133,7 @@ pub fn parse_message(
         "link" => {
             let field = |name: &str| {
                 fields.iter().find_map(|(field, value)| match value {
-                    Content::Text(text) if field == name && !text.is_empty() => {
-                        Some(text.as_str())
-                    }
+                    Content::Text(text) if field == name && !text.is_empty() => Some(text.as_str()),
                     _ => None,
                 })
             };
@@ -235,18 +232,21 @@ fn canonical_event_name(name: &str) -> String {
         .unwrap_or_else(|| name.to_string())
 }
 
+/// An element being read: its name, the children gathered so far, and its text.
+type OpenElement = (String, Vec<(String, Content)>, String);
+
 /// The children of the `<xml>` root in document order. quick-xml never resolves
 /// external entities or DTDs, so the parser is XXE-safe.
 fn parse_fields(xml: &[u8]) -> Result<Vec<(String, Content)>, MessageError> {
     let mut reader = Reader::from_reader(xml);
     let mut buf = Vec::new();
     // The stack of open elements: name and the children gathered so far.
-    let mut stack: Vec<(String, Vec<(String, Content)>, String)> = Vec::new();
+    let mut stack: Vec<OpenElement> = Vec::new();
     let mut root: Option<Vec<(String, Content)>> = None;
     loop {
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|err| MessageError::Xml(format!("at byte {}: {err}", reader.error_position())))?;
+        let event = reader.read_event_into(&mut buf).map_err(|err| {
+            MessageError::Xml(format!("at byte {}: {err}", reader.error_position()))
+        })?;
         match event {
             XmlEvent::Start(start) => {
                 let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
@@ -324,7 +324,9 @@ fn parse_fields(xml: &[u8]) -> Result<Vec<(String, Content)>, MessageError> {
                 }
             }
             XmlEvent::DocType(_) => {
-                return Err(MessageError::Xml("a DOCTYPE is not allowed in a message".into()))
+                return Err(MessageError::Xml(
+                    "a DOCTYPE is not allowed in a message".into(),
+                ))
             }
             XmlEvent::Eof => break,
             XmlEvent::Decl(_) | XmlEvent::Comment(_) | XmlEvent::PI(_) => {}
@@ -332,7 +334,9 @@ fn parse_fields(xml: &[u8]) -> Result<Vec<(String, Content)>, MessageError> {
         buf.clear();
     }
     if !stack.is_empty() {
-        return Err(MessageError::Xml("the document ends inside an element".into()));
+        return Err(MessageError::Xml(
+            "the document ends inside an element".into(),
+        ));
     }
     root.ok_or_else(|| MessageError::Xml("no <xml> element".into()))
 }
@@ -358,7 +362,7 @@ mod tests {
     #[test]
     fn entities_cdata_and_repeated_children_are_kept() {
         let xml = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName>o1</FromUserName>\
-            <CreateTime>1760257900</CreateTime><MsgType>event</MsgType><Event>pic_weixin</Event>\
+            <CreateTime>1791793900</CreateTime><MsgType>event</MsgType><Event>pic_weixin</Event>\
             <EventKey>a&amp;b&#x4E2D;</EventKey><SendPicsInfo><Count>2</Count><PicList>\
             <item><PicMd5Sum>aa</PicMd5Sum></item><item><PicMd5Sum>bb</PicMd5Sum></item>\
             </PicList></SendPicsInfo></xml>";
@@ -367,7 +371,9 @@ mod tests {
         assert_eq!(event.event.as_deref(), Some("pic_weixin"));
         assert_eq!(
             event.extra.as_deref(),
-            Some(r#"{"EventKey":"a&b中","SendPicsInfo":{"Count":"2","PicList":{"item":[{"PicMd5Sum":"aa"},{"PicMd5Sum":"bb"}]}}}"#)
+            Some(
+                r#"{"EventKey":"a&b中","SendPicsInfo":{"Count":"2","PicList":{"item":[{"PicMd5Sum":"aa"},{"PicMd5Sum":"bb"}]}}}"#
+            )
         );
         assert_eq!(event.event_id, event.computed_content_id());
     }
@@ -377,7 +383,12 @@ mod tests {
         let xml = |name: &str| {
             format!("<xml><FromUserName>o1</FromUserName><CreateTime>1</CreateTime><MsgType>EVENT</MsgType><Event>{name}</Event></xml>")
         };
-        for (sent, stored) in [("click", "CLICK"), ("Subscribe", "subscribe"), ("KF_CLOSE_SESSION", "kf_close_session"), ("user_get_card", "user_get_card")] {
+        for (sent, stored) in [
+            ("click", "CLICK"),
+            ("Subscribe", "subscribe"),
+            ("KF_CLOSE_SESSION", "kf_close_session"),
+            ("user_get_card", "user_get_card"),
+        ] {
             let event = parse_message(xml(sent).as_bytes(), None, Source::Callback).unwrap();
             assert_eq!(event.event.as_deref(), Some(stored));
             assert_eq!(event.kind, "event");
@@ -387,10 +398,19 @@ mod tests {
     #[test]
     fn a_doctype_or_a_foreign_root_is_refused() {
         let xxe = r#"<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]><xml><FromUserName>&x;</FromUserName></xml>"#;
-        assert!(matches!(parse_message(xxe.as_bytes(), None, Source::Callback), Err(MessageError::Xml(_))));
+        assert!(matches!(
+            parse_message(xxe.as_bytes(), None, Source::Callback),
+            Err(MessageError::Xml(_))
+        ));
         let other = "<msg><FromUserName>o1</FromUserName></msg>";
-        assert_eq!(parse_message(other.as_bytes(), None, Source::Callback), Err(MessageError::Root("msg".into())));
+        assert_eq!(
+            parse_message(other.as_bytes(), None, Source::Callback),
+            Err(MessageError::Root("msg".into()))
+        );
         let bad_id = "<xml><FromUserName>o1</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><MsgId>12ab</MsgId></xml>";
-        assert!(matches!(parse_message(bad_id.as_bytes(), None, Source::Callback), Err(MessageError::BadValue { field: "MsgId", .. })));
+        assert!(matches!(
+            parse_message(bad_id.as_bytes(), None, Source::Callback),
+            Err(MessageError::BadValue { field: "MsgId", .. })
+        ));
     }
 }

@@ -40,10 +40,20 @@ pub fn roll(dataset: &Dataset, segments: &[PathBuf], lock_wait: Duration) -> Res
         summary.records += records.len() as u64;
         let file = path.display().to_string();
         for (line, reason, bytes) in bad {
-            quarantine.put(&QuarantineRecord::new("callback", &file, Some(line), reason, &bytes))?;
+            quarantine.put(&QuarantineRecord::new(
+                "callback",
+                &file,
+                Some(line),
+                reason,
+                &bytes,
+            ))?;
         }
         for (index, record) in records.into_iter().enumerate() {
-            match parse_message(record.body.as_bytes(), Some(record.received_ms), Source::Callback) {
+            match parse_message(
+                record.body.as_bytes(),
+                Some(record.received_ms),
+                Source::Callback,
+            ) {
                 Ok(event) => events.push(event),
                 // The body parsed before it was acknowledged, so this only happens when
                 // the parser changed in between; keep it for a replay after a fix.

@@ -60,17 +60,33 @@ impl Metrics {
         let upstream_failures = Counter::default();
         let log_bytes = Gauge::default();
         let roll_seconds = Histogram::new([0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0]);
-        registry.register("received", "Callbacks acknowledged (in the log)", received.clone());
+        registry.register(
+            "received",
+            "Callbacks acknowledged (in the log)",
+            received.clone(),
+        );
         registry.register("stored", "Events written to Parquet", stored.clone());
-        registry.register("duplicates", "Retried or repeated events dropped on roll", duplicates.clone());
+        registry.register(
+            "duplicates",
+            "Retried or repeated events dropped on roll",
+            duplicates.clone(),
+        );
         registry.register("rejected", "Requests refused, by reason", rejected.clone());
         registry.register(
             "upstream_failures",
             "Tee requests the upstream did not answer in time",
             upstream_failures.clone(),
         );
-        registry.register("log_bytes", "Bytes in the write-ahead log not yet in Parquet", log_bytes.clone());
-        registry.register("roll_seconds", "Time to move the log into Parquet", roll_seconds.clone());
+        registry.register(
+            "log_bytes",
+            "Bytes in the write-ahead log not yet in Parquet",
+            log_bytes.clone(),
+        );
+        registry.register(
+            "roll_seconds",
+            "Time to move the log into Parquet",
+            roll_seconds.clone(),
+        );
         Metrics {
             registry,
             received,
@@ -175,14 +191,19 @@ impl Collector {
 
     /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight
     /// finish, and rolls the log into Parquet.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
         let roller = tokio::spawn(roller(self.state.clone(), self.roll_interval));
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving")?;
         roller.abort();
-        let flushed = roll_once(&self.state).await.context("flushing the log on shutdown")?;
+        let flushed = roll_once(&self.state)
+            .await
+            .context("flushing the log on shutdown")?;
         tracing::info!("shut down; {flushed} logged callbacks moved to Parquet");
         Ok(())
     }
@@ -231,7 +252,10 @@ async fn roll_once(state: &Arc<AppState>) -> Result<u64> {
     state.wal.trim(&segments)?;
     state.metrics.stored.inc_by(summary.stored.written);
     state.metrics.duplicates.inc_by(summary.stored.duplicates);
-    state.metrics.roll_seconds.observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .roll_seconds
+        .observe(started.elapsed().as_secs_f64());
     tracing::info!(
         "rolled {} records: {} stored, {} duplicates, {} quarantined",
         summary.records,
@@ -242,7 +266,10 @@ async fn roll_once(state: &Arc<AppState>) -> Result<u64> {
     Ok(summary.records)
 }
 
-async fn verify(State(state): State<Arc<AppState>>, Query(query): Query<CallbackQuery>) -> Response {
+async fn verify(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
     match state.protocol.verify_url(&query, Utc::now().timestamp()) {
         Ok(echostr) => echostr.into_response(),
         Err(rejection) => refuse(&state, rejection),
@@ -290,10 +317,9 @@ async fn receive(
         let result = state.wal.append(&logged).await;
         if result.is_ok() {
             state.metrics.received.inc();
-            state
-                .metrics
-                .log_bytes
-                .set(i64::try_from(state.wal.stats().bytes.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
+            state.metrics.log_bytes.set(
+                i64::try_from(state.wal.stats().bytes.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
+            );
             if state.wal.stats().pending_records.load(Ordering::Relaxed) >= state.roll_max_events {
                 state.roll_now.notify_one();
             }
@@ -323,9 +349,15 @@ fn refuse(state: &AppState, rejection: Rejection) -> Response {
     }
 }
 
-async fn quarantine(state: &AppState, uri: &axum::http::Uri, body: &Bytes, reason: &str) -> Result<()> {
+async fn quarantine(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    body: &Bytes,
+    reason: &str,
+) -> Result<()> {
     let dir = state.dataset.quarantine_dir();
-    let record = QuarantineRecord::new("callback", &uri.to_string(), None, reason.to_string(), body);
+    let record =
+        QuarantineRecord::new("callback", &uri.to_string(), None, reason.to_string(), body);
     tokio::task::spawn_blocking(move || {
         let mut quarantine = Quarantine::new(&dir, "callback");
         quarantine.put(&record)?;
@@ -338,7 +370,12 @@ async fn quarantine(state: &AppState, uri: &axum::http::Uri, body: &Bytes, reaso
 /// Passes the request on, query string and body untouched, and relays the answer. An
 /// upstream that fails or is slow gets `success` in its place: WeChat must hear back
 /// within 5 s whatever the upstream does.
-async fn forward(state: &AppState, uri: &axum::http::Uri, headers: &HeaderMap, body: Bytes) -> Response {
+async fn forward(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(upstream) = &state.upstream else {
         return "success".into_response();
     };
@@ -361,7 +398,9 @@ async fn forward(state: &AppState, uri: &axum::http::Uri, headers: &HeaderMap, b
         Ok((status, content_type, body)) if status.is_success() => {
             let mut response = (StatusCode::OK, body).into_response();
             if let Some(content_type) = content_type {
-                response.headers_mut().insert(header::CONTENT_TYPE, content_type);
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, content_type);
             }
             response
         }
@@ -384,7 +423,8 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .log_bytes
         .set(i64::try_from(state.wal.stats().bytes.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
     let mut text = String::new();
-    if let Err(err) = prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry) {
+    if let Err(err) = prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry)
+    {
         return (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response();
     }
     let mut response = text.into_response();

@@ -31,7 +31,9 @@ enum Request {
         done: oneshot::Sender<io::Result<()>>,
     },
     /// Close the open segment so the roller may take it.
-    Rotate { done: oneshot::Sender<io::Result<()>> },
+    Rotate {
+        done: oneshot::Sender<io::Result<()>>,
+    },
 }
 
 /// Figures the roller and `/metrics` read.
@@ -124,7 +126,10 @@ impl Wal {
         for path in rolled {
             let size = fs::metadata(path).map(|meta| meta.len()).unwrap_or(0);
             fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
-            self.stats.bytes.fetch_sub(size.min(self.stats.bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
+            self.stats.bytes.fetch_sub(
+                size.min(self.stats.bytes.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
         }
         File::open(&self.dir)
             .and_then(|dir| dir.sync_all())
@@ -159,10 +164,13 @@ fn segment_path(dir: &Path, sequence: u64) -> PathBuf {
     dir.join(format!("wal-{sequence:012}.log"))
 }
 
+/// A log line that does not parse: its 1-based line number, why, and its bytes.
+pub type UnreadableRecord = (u64, String, Vec<u8>);
+
 /// Reads a closed segment. A last line without its newline is a write that was torn by
 /// a crash before its fsync finished, so it was never acknowledged: it is skipped. Any
 /// other unreadable line is returned as (line number, reason, bytes) for quarantine.
-pub fn read_segment(path: &Path) -> Result<(Vec<WalRecord>, Vec<(u64, String, Vec<u8>)>)> {
+pub fn read_segment(path: &Path) -> Result<(Vec<WalRecord>, Vec<UnreadableRecord>)> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut reader = BufReader::new(file);
     let mut records = Vec::new();
@@ -187,7 +195,11 @@ pub fn read_segment(path: &Path) -> Result<(Vec<WalRecord>, Vec<(u64, String, Ve
         }
         match serde_json::from_slice::<WalRecord>(&line[..line.len() - 1]) {
             Ok(record) => records.push(record),
-            Err(err) => bad.push((number, format!("unreadable log record: {err}"), line.clone())),
+            Err(err) => bad.push((
+                number,
+                format!("unreadable log record: {err}"),
+                line.clone(),
+            )),
         }
     }
     Ok((records, bad))
@@ -235,7 +247,9 @@ impl Writer {
         }
         let outcome = self.write_and_sync(&buffer);
         if outcome.is_ok() {
-            self.stats.bytes.fetch_add(buffer.len() as u64, Ordering::Relaxed);
+            self.stats
+                .bytes
+                .fetch_add(buffer.len() as u64, Ordering::Relaxed);
             self.stats
                 .pending_records
                 .fetch_add(appends.len() as u64, Ordering::Relaxed);
@@ -297,16 +311,26 @@ mod tests {
         for task in tasks {
             task.await.unwrap().unwrap();
         }
-        assert!(wal.closed_segments().unwrap().is_empty(), "the open segment is not closed");
+        assert!(
+            wal.closed_segments().unwrap().is_empty(),
+            "the open segment is not closed"
+        );
         wal.rotate().await.unwrap();
         let closed = wal.closed_segments().unwrap();
         assert_eq!(closed.len(), 1);
         let (records, bad) = read_segment(&closed[0]).unwrap();
         assert!(bad.is_empty());
-        let mut ids: Vec<i64> = records.iter().map(|r| r.received_ms - 1_760_000_000_000).collect();
+        let mut ids: Vec<i64> = records
+            .iter()
+            .map(|r| r.received_ms - 1_760_000_000_000)
+            .collect();
         ids.sort();
         assert_eq!(ids, (0..200).collect::<Vec<_>>());
-        assert_eq!(records[0].body.lines().count(), 2, "line breaks inside a body survive");
+        assert_eq!(
+            records[0].body.lines().count(),
+            2,
+            "line breaks inside a body survive"
+        );
 
         wal.trim(&closed).unwrap();
         assert!(wal.closed_segments().unwrap().is_empty());
@@ -318,7 +342,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal-000000000001.log");
         let good = serde_json::to_string(&record(1)).unwrap();
-        fs::write(&path, format!("{good}\nnot json\n{good}\n{{\"received_ms\":1,\"bo")).unwrap();
+        fs::write(
+            &path,
+            format!("{good}\nnot json\n{good}\n{{\"received_ms\":1,\"bo"),
+        )
+        .unwrap();
         let (records, bad) = read_segment(&path).unwrap();
         assert_eq!(records.len(), 2);
         assert_eq!(bad.len(), 1);
@@ -329,7 +357,11 @@ mod tests {
     async fn leftover_segments_are_closed_and_new_records_go_after_them() {
         let dir = tempfile::tempdir().unwrap();
         let leftover = segment_path(dir.path(), 7);
-        fs::write(&leftover, format!("{}\n", serde_json::to_string(&record(1)).unwrap())).unwrap();
+        fs::write(
+            &leftover,
+            format!("{}\n", serde_json::to_string(&record(1)).unwrap()),
+        )
+        .unwrap();
         let wal = Wal::open(dir.path()).unwrap();
         assert_eq!(wal.closed_segments().unwrap(), vec![leftover]);
         wal.append(&record(2)).await.unwrap();

@@ -121,16 +121,21 @@ pub fn run(_context: &Context, args: &BenchArgs) -> Result<()> {
     let (phase, ()) = measure("re-import same file (all duplicates)", || {
         let lock = imported.lock("bench", LOCK_WAIT)?;
         let summary = import(&imported, &lock, std::slice::from_ref(&jsonl), &options)?;
-        anyhow::ensure!(summary.imported == 0, "a re-import stored {} rows", summary.imported);
+        anyhow::ensure!(
+            summary.imported == 0,
+            "a re-import stored {} rows",
+            summary.imported
+        );
         Ok((summary.duplicates, ()))
     })?;
     phases.push(phase);
 
     let (phase, ()) = measure("duckdb count over the store", || {
         let session = SqlSession::open(&imported)?;
-        let rows: i64 = session
-            .connection()
-            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
+        let rows: i64 =
+            session
+                .connection()
+                .query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
         Ok((rows as u64, ()))
     })?;
     phases.push(phase);

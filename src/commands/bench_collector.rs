@@ -52,7 +52,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         None => tempfile::tempdir()?,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let config = CollectorConfig::parse(
             &format!(

@@ -84,7 +84,12 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         let width = (*messages as f64 / peak as f64 * 50.0).round() as usize;
         println!("  {hour:02}:00 {:<50} {messages}", "█".repeat(width));
     }
-    let planted_flags = summary.truth.replies.iter().filter(|r| r.expected == "flag").count();
+    let planted_flags = summary
+        .truth
+        .replies
+        .iter()
+        .filter(|r| r.expected == "flag")
+        .count();
     println!(
         "\nPlanted for the jobs to find: {} bad agent replies, {} hard negatives, {} users with traits, {} topic spikes ({}).",
         planted_flags,

@@ -30,7 +30,10 @@ pub fn generate_into(
 ) -> Result<GenSummary> {
     let spinner = if progress {
         let bar = ProgressBar::new_spinner();
-        bar.set_message(format!("generating {} users × {} days", config.users, config.days));
+        bar.set_message(format!(
+            "generating {} users × {} days",
+            config.users, config.days
+        ));
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     } else {
@@ -65,7 +68,10 @@ pub fn config_from_args(args: &GenArgs, dataset: &Dataset) -> Result<GenConfig> 
         ("--hard-negative-share", args.hard_negative_share),
     ] {
         if !(0.0..=1.0).contains(&share) {
-            return Err(UsageError::Invalid(format!("{name} must be between 0 and 1, not {share}")).into());
+            return Err(UsageError::Invalid(format!(
+                "{name} must be between 0 and 1, not {share}"
+            ))
+            .into());
         }
     }
     Ok(GenConfig {
@@ -100,7 +106,12 @@ pub fn run(context: &Context, args: &GenArgs) -> Result<()> {
     println!(
         "truth: {} users ({} with traits), {} planted replies, {} spikes → {}",
         summary.truth.users.len(),
-        summary.truth.users.iter().filter(|u| !u.traits.is_empty()).count(),
+        summary
+            .truth
+            .users
+            .iter()
+            .filter(|u| !u.traits.is_empty())
+            .count(),
         summary.truth.replies.len(),
         summary.truth.spikes.len(),
         dataset.root().join("truth").display()

@@ -28,7 +28,11 @@ pub fn run(data: Option<&Path>, args: &ServeArgs) -> Result<()> {
         };
         // The first stdout line names the address, so a script (or a test) that asked
         // for port 0 learns the real one.
-        println!("listening on http://{address}{} ({mode}); data in {}", config.path, data.display());
+        println!(
+            "listening on http://{address}{} ({mode}); data in {}",
+            config.path,
+            data.display()
+        );
         collector.run(shutdown).await
     })
 }

@@ -31,7 +31,11 @@ pub fn run(context: &Context) -> Result<()> {
         };
         let last_write = stats
             .last_write
-            .map(|t| DateTime::<Utc>::from(t).format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .map(|t| {
+                DateTime::<Utc>::from(t)
+                    .format("%Y-%m-%d %H:%M:%S UTC")
+                    .to_string()
+            })
             .unwrap_or_default();
         println!(
             "{:<14} {:>10} {:>23} {:>6} {:>12} {:>10.1}  {}",

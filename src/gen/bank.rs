@@ -184,8 +184,18 @@ mod tests {
     use std::collections::HashSet;
 
     const SLOTS: [&str; 12] = [
-        "product", "order_no", "days", "amount", "agent_name", "phone", "masked_phone",
-        "hotline", "address", "id_number", "card", "city",
+        "product",
+        "order_no",
+        "days",
+        "amount",
+        "agent_name",
+        "phone",
+        "masked_phone",
+        "hotline",
+        "address",
+        "id_number",
+        "card",
+        "city",
     ];
 
     fn all_texts(bank: &Bank) -> Vec<&String> {
@@ -224,16 +234,33 @@ mod tests {
         assert!(bank.intent.len() >= 8, "at least 8 intents");
         let mut user_phrasings: HashSet<&str> = HashSet::new();
         for intent in &bank.intent {
-            assert!(intent.user.len() >= 40, "{}: {} user texts", intent.id, intent.user.len());
-            assert!(!intent.followup.is_empty() && !intent.agent.is_empty(), "{}", intent.id);
+            assert!(
+                intent.user.len() >= 40,
+                "{}: {} user texts",
+                intent.id,
+                intent.user.len()
+            );
+            assert!(
+                !intent.followup.is_empty() && !intent.agent.is_empty(),
+                "{}",
+                intent.id
+            );
             user_phrasings.extend(intent.user.iter().map(String::as_str));
         }
         for t in &bank.traits {
-            assert!(t.tag.len() <= 30, "{} is longer than WeChat's 30 bytes", t.tag);
+            assert!(
+                t.tag.len() <= 30,
+                "{} is longer than WeChat's 30 bytes",
+                t.tag
+            );
             assert!(!t.hit.is_empty() && !t.negated.is_empty(), "{}", t.tag);
             user_phrasings.extend(t.hit.iter().chain(&t.negated).map(String::as_str));
         }
-        assert!(user_phrasings.len() >= 400, "{} distinct user phrasings", user_phrasings.len());
+        assert!(
+            user_phrasings.len() >= 400,
+            "{} distinct user phrasings",
+            user_phrasings.len()
+        );
         for category in ["promise", "rude", "absolute", "privacy", "deflection"] {
             assert!(bank.bad.category(category).len() >= 10, "bad.{category}");
         }
@@ -251,7 +278,12 @@ mod tests {
             }
         }
         let bank = bank();
-        for list in [&bank.slots.product, &bank.slots.agent_name, &bank.slots.city, &bank.bot.greeting] {
+        for list in [
+            &bank.slots.product,
+            &bank.slots.agent_name,
+            &bank.slots.city,
+            &bank.bot.greeting,
+        ] {
             assert!(!list.is_empty());
         }
     }
@@ -260,7 +292,11 @@ mod tests {
     fn fill_replaces_every_slot() {
         use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let filled = fill(&mut rng, "{agent_name}为您查{order_no}，热线{hotline}，{unknown}", "小美");
+        let filled = fill(
+            &mut rng,
+            "{agent_name}为您查{order_no}，热线{hotline}，{unknown}",
+            "小美",
+        );
         assert!(filled.starts_with("小美为您查"));
         assert!(!filled.contains("{order_no}") && !filled.contains("{hotline}"));
         assert!(filled.ends_with("{unknown}"));

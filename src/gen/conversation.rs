@@ -31,11 +31,66 @@ pub struct Agent {
 }
 
 pub static AGENT_PROFILES: [Agent; 5] = [
-    Agent { kf_prefix: "kf2001", name: "小美", median_reply_s: 40.0, reply_sigma: 0.5, shift_start_h: 9, shift_end_h: 18, works_weekdays: true, works_weekends: false, bad_reply_factor: 0.4, chatty: 0.5 },
-    Agent { kf_prefix: "kf2002", name: "阿杰", median_reply_s: 120.0, reply_sigma: 0.8, shift_start_h: 9, shift_end_h: 18, works_weekdays: true, works_weekends: false, bad_reply_factor: 1.0, chatty: 0.1 },
-    Agent { kf_prefix: "kf2003", name: "小雨", median_reply_s: 70.0, reply_sigma: 0.6, shift_start_h: 12, shift_end_h: 21, works_weekdays: true, works_weekends: true, bad_reply_factor: 0.8, chatty: 0.4 },
-    Agent { kf_prefix: "kf2004", name: "大伟", median_reply_s: 300.0, reply_sigma: 1.1, shift_start_h: 12, shift_end_h: 21, works_weekdays: true, works_weekends: false, bad_reply_factor: 3.0, chatty: 0.05 },
-    Agent { kf_prefix: "kf2005", name: "晓琳", median_reply_s: 90.0, reply_sigma: 0.7, shift_start_h: 10, shift_end_h: 20, works_weekdays: false, works_weekends: true, bad_reply_factor: 1.0, chatty: 0.3 },
+    Agent {
+        kf_prefix: "kf2001",
+        name: "小美",
+        median_reply_s: 40.0,
+        reply_sigma: 0.5,
+        shift_start_h: 9,
+        shift_end_h: 18,
+        works_weekdays: true,
+        works_weekends: false,
+        bad_reply_factor: 0.4,
+        chatty: 0.5,
+    },
+    Agent {
+        kf_prefix: "kf2002",
+        name: "阿杰",
+        median_reply_s: 120.0,
+        reply_sigma: 0.8,
+        shift_start_h: 9,
+        shift_end_h: 18,
+        works_weekdays: true,
+        works_weekends: false,
+        bad_reply_factor: 1.0,
+        chatty: 0.1,
+    },
+    Agent {
+        kf_prefix: "kf2003",
+        name: "小雨",
+        median_reply_s: 70.0,
+        reply_sigma: 0.6,
+        shift_start_h: 12,
+        shift_end_h: 21,
+        works_weekdays: true,
+        works_weekends: true,
+        bad_reply_factor: 0.8,
+        chatty: 0.4,
+    },
+    Agent {
+        kf_prefix: "kf2004",
+        name: "大伟",
+        median_reply_s: 300.0,
+        reply_sigma: 1.1,
+        shift_start_h: 12,
+        shift_end_h: 21,
+        works_weekdays: true,
+        works_weekends: false,
+        bad_reply_factor: 3.0,
+        chatty: 0.05,
+    },
+    Agent {
+        kf_prefix: "kf2005",
+        name: "晓琳",
+        median_reply_s: 90.0,
+        reply_sigma: 0.7,
+        shift_start_h: 10,
+        shift_end_h: 20,
+        works_weekdays: false,
+        works_weekends: true,
+        bad_reply_factor: 1.0,
+        chatty: 0.3,
+    },
 ];
 
 /// How often each bad-reply category is planted, relative to the others.
@@ -168,10 +223,17 @@ pub fn simulate_user<R: Rng>(
     for (spike_index, spike) in plan.spikes.iter().enumerate() {
         for day in 0..plan.days {
             let date = plan.start + chrono::Duration::days(i64::from(day));
-            let factor = if date == spike.date { spike.factor } else { 1.0 };
+            let factor = if date == spike.date {
+                spike.factor
+            } else {
+                1.0
+            };
             let p = (plan.spike_base_per_day * factor / f64::from(config.users.max(1))).min(1.0);
             if rng.random_bool(p) {
-                starts.push((plan.sample_time(rng, date, config.zone), Opening::Spike(spike_index)));
+                starts.push((
+                    plan.sample_time(rng, date, config.zone),
+                    Opening::Spike(spike_index),
+                ));
             }
         }
     }
@@ -219,12 +281,31 @@ pub fn simulate_user<R: Rng>(
 
 impl<R: Rng> Simulation<'_, R> {
     #[allow(clippy::too_many_arguments)]
-    fn push(&mut self, ts_s: i64, role: Role, agent: Option<String>, kind: &str, event: Option<&str>, text: Option<String>, media_id: Option<String>, extra: Option<String>, msg_id: Option<u64>) -> String {
+    fn push(
+        &mut self,
+        ts_s: i64,
+        role: Role,
+        agent: Option<String>,
+        kind: &str,
+        event: Option<&str>,
+        text: Option<String>,
+        media_id: Option<String>,
+        extra: Option<String>,
+        msg_id: Option<u64>,
+    ) -> String {
         let ts_ms = ts_s * 1000;
         let account = Some(self.config.account.clone());
         let event_id = match msg_id {
             Some(id) => Event::message_id(&id.to_string()),
-            None => Event::content_id(account.as_deref(), &self.openid, ts_ms, role, kind, event, text.as_deref()),
+            None => Event::content_id(
+                account.as_deref(),
+                &self.openid,
+                ts_ms,
+                role,
+                kind,
+                event,
+                text.as_deref(),
+            ),
         };
         self.events.push(Event {
             event_id: event_id.clone(),
@@ -255,32 +336,96 @@ impl<R: Rng> Simulation<'_, R> {
         if self.rng.random_bool(0.05) {
             let media = format!("media_v{msg_id}");
             let extra = json!({"Format": "amr", "MediaId16K": format!("{media}_16k")}).to_string();
-            return self.push(ts_s, Role::User, None, "voice", None, Some(text), Some(media), Some(extra), Some(msg_id));
+            return self.push(
+                ts_s,
+                Role::User,
+                None,
+                "voice",
+                None,
+                Some(text),
+                Some(media),
+                Some(extra),
+                Some(msg_id),
+            );
         }
-        self.push(ts_s, Role::User, None, "text", None, Some(text), None, None, Some(msg_id))
+        self.push(
+            ts_s,
+            Role::User,
+            None,
+            "text",
+            None,
+            Some(text),
+            None,
+            None,
+            Some(msg_id),
+        )
     }
 
     fn user_image(&mut self, ts_s: i64) {
         let msg_id = self.next_msg_id();
-        let extra = json!({"PicUrl": format!("http://mmbiz.qpic.cn/mmbiz_jpg/{msg_id}/0")}).to_string();
-        self.push(ts_s, Role::User, None, "image", None, None, Some(format!("media_i{msg_id}")), Some(extra), Some(msg_id));
+        let extra =
+            json!({"PicUrl": format!("http://mmbiz.qpic.cn/mmbiz_jpg/{msg_id}/0")}).to_string();
+        self.push(
+            ts_s,
+            Role::User,
+            None,
+            "image",
+            None,
+            None,
+            Some(format!("media_i{msg_id}")),
+            Some(extra),
+            Some(msg_id),
+        );
     }
 
     fn system(&mut self, ts_s: i64, event: &str, agent: Option<String>, extra: Option<String>) {
-        self.push(ts_s, Role::System, agent, "event", Some(event), None, None, extra, None);
+        self.push(
+            ts_s,
+            Role::System,
+            agent,
+            "event",
+            Some(event),
+            None,
+            None,
+            extra,
+            None,
+        );
     }
 
     fn agent_text(&mut self, ts_s: i64, agent: usize, text: String) -> String {
         let kf = self.kf_account(agent);
-        self.push(ts_s, Role::Agent, Some(kf), "text", None, Some(text), None, None, None)
+        self.push(
+            ts_s,
+            Role::Agent,
+            Some(kf),
+            "text",
+            None,
+            Some(text),
+            None,
+            None,
+            None,
+        )
     }
 
     fn bot_text(&mut self, ts_s: i64, text: String) {
-        self.push(ts_s, Role::Bot, None, "text", None, Some(text), None, None, None);
+        self.push(
+            ts_s,
+            Role::Bot,
+            None,
+            "text",
+            None,
+            Some(text),
+            None,
+            None,
+            None,
+        );
     }
 
     fn kf_account(&self, agent: usize) -> String {
-        format!("{}@{}", AGENT_PROFILES[agent].kf_prefix, self.config.account)
+        format!(
+            "{}@{}",
+            AGENT_PROFILES[agent].kf_prefix, self.config.account
+        )
     }
 
     fn say(&mut self, texts: &[String], agent_name: &str) -> String {
@@ -289,7 +434,13 @@ impl<R: Rng> Simulation<'_, R> {
     }
 
     /// Plays one session from `at`; returns when it ended.
-    fn session(&mut self, at: i64, opening: Opening, mentions: &[Mention], subscribes_now: bool) -> i64 {
+    fn session(
+        &mut self,
+        at: i64,
+        opening: Opening,
+        mentions: &[Mention],
+        subscribes_now: bool,
+    ) -> i64 {
         let bank = bank();
         let mut t = at;
         if subscribes_now {
@@ -302,14 +453,23 @@ impl<R: Rng> Simulation<'_, R> {
         if self.rng.random_bool(0.25) {
             let before = t - self.rng.random_range(10..90);
             if self.rng.random_bool(0.5) {
-                self.system(before, "CLICK", None, Some(json!({"EventKey": "V1001_CONTACT_KF"}).to_string()));
+                self.system(
+                    before,
+                    "CLICK",
+                    None,
+                    Some(json!({"EventKey": "V1001_CONTACT_KF"}).to_string()),
+                );
             } else {
                 self.system(before, "VIEW", None, Some(json!({"EventKey": "https://shop.qinghe.example/orders", "MenuId": "421350102"}).to_string()));
             }
         }
         let intent = match opening {
             Opening::Intent(i) => i,
-            Opening::Spike(_) => bank.intent.iter().position(|i| i.id == "logistics").unwrap_or(0),
+            Opening::Spike(_) => bank
+                .intent
+                .iter()
+                .position(|i| i.id == "logistics")
+                .unwrap_or(0),
         };
         if self.rng.random_bool(0.08) {
             self.user_image(t);
@@ -382,7 +542,8 @@ impl<R: Rng> Simulation<'_, R> {
         self.agent_text(accept, agent, greeting);
 
         let profile = &AGENT_PROFILES[agent];
-        let mut reply_at = accept + log_normal(self.rng, profile.median_reply_s, profile.reply_sigma) as i64 + 3;
+        let mut reply_at =
+            accept + log_normal(self.rng, profile.median_reply_s, profile.reply_sigma) as i64 + 3;
         if reply_at - last_user > 150 && self.rng.random_bool(0.5) {
             let nudge = last_user + self.rng.random_range(60..(reply_at - last_user).min(140));
             let text = self.say(&bank.user_common.impatient, "");
@@ -402,7 +563,10 @@ impl<R: Rng> Simulation<'_, R> {
             let text = self.say(&bank.intent[intent].followup, "");
             self.user_text(t, text);
             if self.rng.random_bool(0.1) {
-                let others: Vec<usize> = on_shift(zone, t).into_iter().filter(|a| *a != agent).collect();
+                let others: Vec<usize> = on_shift(zone, t)
+                    .into_iter()
+                    .filter(|a| *a != agent)
+                    .collect();
                 if let Some(next) = others.choose(self.rng) {
                     let extra = json!({"FromKfAccount": self.kf_account(agent)}).to_string();
                     let next = *next;
@@ -443,8 +607,14 @@ impl<R: Rng> Simulation<'_, R> {
                 .choose_weighted(self.rng, |(_, weight)| *weight)
                 .map(|(name, _)| *name)
                 .unwrap_or("promise");
-            (self.say(bank.bad.category(category), name), Some(("flag", category.to_string())))
-        } else if self.rng.random_bool(self.config.hard_negative_share.min(1.0)) {
+            (
+                self.say(bank.bad.category(category), name),
+                Some(("flag", category.to_string())),
+            )
+        } else if self
+            .rng
+            .random_bool(self.config.hard_negative_share.min(1.0))
+        {
             let kinds = bank.hard_negative.kinds();
             let (kind, texts) = kinds.choose(self.rng).expect("four kinds");
             (self.say(texts, name), Some(("clean", kind.to_string())))

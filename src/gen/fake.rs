@@ -5,8 +5,8 @@ use rand::seq::IndexedRandom;
 use rand::Rng;
 
 const MOBILE_PREFIXES: [&str; 16] = [
-    "130", "131", "132", "135", "136", "137", "138", "139", "150", "151", "158", "159",
-    "177", "186", "188", "199",
+    "130", "131", "132", "135", "136", "137", "138", "139", "150", "151", "158", "159", "177",
+    "186", "188", "199",
 ];
 
 pub fn mobile<R: Rng>(rng: &mut R) -> String {
@@ -39,14 +39,41 @@ pub fn order_number<R: Rng>(rng: &mut R) -> String {
 }
 
 pub fn amount<R: Rng>(rng: &mut R) -> u32 {
-    *[29, 39, 59, 69, 79, 89, 99, 109, 129, 159, 199, 259, 299, 399, 599]
-        .choose(rng)
-        .expect("non-empty")
+    *[
+        29, 39, 59, 69, 79, 89, 99, 109, 129, 159, 199, 259, 299, 399, 599,
+    ]
+    .choose(rng)
+    .expect("non-empty")
 }
 
-const DISTRICTS: [&str; 8] = ["朝阳区", "海淀区", "天河区", "南山区", "西湖区", "武侯区", "江汉区", "鼓楼区"];
-const ROADS: [&str; 8] = ["建设路", "人民路", "解放路", "中山路", "和平街", "文化路", "光明路", "长江路"];
-const ESTATES: [&str; 6] = ["阳光花园", "锦绣家园", "翠湖小区", "幸福里", "书香苑", "金地名都"];
+const DISTRICTS: [&str; 8] = [
+    "朝阳区",
+    "海淀区",
+    "天河区",
+    "南山区",
+    "西湖区",
+    "武侯区",
+    "江汉区",
+    "鼓楼区",
+];
+const ROADS: [&str; 8] = [
+    "建设路",
+    "人民路",
+    "解放路",
+    "中山路",
+    "和平街",
+    "文化路",
+    "光明路",
+    "长江路",
+];
+const ESTATES: [&str; 6] = [
+    "阳光花园",
+    "锦绣家园",
+    "翠湖小区",
+    "幸福里",
+    "书香苑",
+    "金地名都",
+];
 
 /// A full home address down to the room: what must never appear in a reply.
 pub fn address<R: Rng>(rng: &mut R, city: &str) -> String {
@@ -145,7 +172,10 @@ mod tests {
             assert!(phone.starts_with('1'));
             let id = id_number(&mut rng);
             assert_eq!(id.len(), 18);
-            assert_eq!(id_check_char(&id.as_bytes()[..17]), id.chars().last().unwrap());
+            assert_eq!(
+                id_check_char(&id.as_bytes()[..17]),
+                id.chars().last().unwrap()
+            );
             let card = bank_card(&mut rng);
             assert_eq!(card.len(), 19);
             assert!(luhn_valid(&card), "{card}");

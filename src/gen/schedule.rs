@@ -12,13 +12,13 @@ use super::{GenConfig, SpikeTruth};
 /// Relative traffic by local hour on a weekday: quiet nights, a morning rise, a lunch
 /// dip and the evening peak around 21:00 when people browse after work.
 const WEEKDAY_HOURS: [f64; 24] = [
-    1.2, 0.6, 0.3, 0.2, 0.2, 0.3, 0.7, 1.5, 2.6, 4.0, 5.0, 5.2, 3.8, 4.2, 5.0, 5.0, 4.6, 4.2,
-    4.4, 5.4, 6.6, 7.0, 5.2, 2.6,
+    1.2, 0.6, 0.3, 0.2, 0.2, 0.3, 0.7, 1.5, 2.6, 4.0, 5.0, 5.2, 3.8, 4.2, 5.0, 5.0, 4.6, 4.2, 4.4,
+    5.4, 6.6, 7.0, 5.2, 2.6,
 ];
 /// Weekends start later and stay busy through the afternoon.
 const WEEKEND_HOURS: [f64; 24] = [
-    1.6, 0.9, 0.5, 0.3, 0.2, 0.2, 0.4, 0.8, 1.6, 2.8, 4.4, 5.2, 5.0, 5.2, 5.6, 5.6, 5.2, 4.8,
-    4.6, 5.2, 6.0, 6.2, 5.0, 3.0,
+    1.6, 0.9, 0.5, 0.3, 0.2, 0.2, 0.4, 0.8, 1.6, 2.8, 4.4, 5.2, 5.0, 5.2, 5.6, 5.6, 5.2, 4.8, 4.6,
+    5.2, 6.0, 6.2, 5.0, 3.0,
 ];
 
 fn is_weekend(date: NaiveDate) -> bool {
@@ -90,7 +90,13 @@ impl Plan {
     }
 }
 
-pub fn local_epoch(zone: chrono_tz::Tz, date: NaiveDate, hour: u32, minute: u32, second: u32) -> i64 {
+pub fn local_epoch(
+    zone: chrono_tz::Tz,
+    date: NaiveDate,
+    hour: u32,
+    minute: u32,
+    second: u32,
+) -> i64 {
     let naive = date
         .and_hms_opt(hour, minute, second)
         .expect("hour, minute and second are in range");
@@ -152,8 +158,14 @@ pub fn plant_spikes<R: Rng>(config: &GenConfig, rng: &mut R) -> Vec<SpikeTruth> 
     for factor in [4.0, 6.0] {
         let day = rng.random_range(7..config.days);
         let date = config.start + Duration::days(i64::from(day));
-        let question = questions.choose(rng).expect("spike_topics is non-empty").clone();
-        if spikes.iter().any(|s| s.date == date || s.question == question) {
+        let question = questions
+            .choose(rng)
+            .expect("spike_topics is non-empty")
+            .clone();
+        if spikes
+            .iter()
+            .any(|s| s.date == date || s.question == question)
+        {
             continue;
         }
         spikes.push(SpikeTruth {

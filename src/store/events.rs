@@ -100,7 +100,11 @@ impl<'a> EventWriter<'a> {
             if fresh.is_empty() {
                 continue;
             }
-            fresh.sort_by(|a, b| a.ts_ms.cmp(&b.ts_ms).then_with(|| a.event_id.cmp(&b.event_id)));
+            fresh.sort_by(|a, b| {
+                a.ts_ms
+                    .cmp(&b.ts_ms)
+                    .then_with(|| a.event_id.cmp(&b.event_id))
+            });
             summary.written += fresh.len() as u64;
             summary.partitions.insert(date);
             self.sequence += 1;
@@ -206,7 +210,11 @@ impl Dataset {
         // Appends already dedupe; this keeps a hand-copied file from doubling rows.
         let mut seen = HashSet::with_capacity(events.len());
         events.retain(|event| seen.insert(id_key(&event.event_id)));
-        events.sort_by(|a, b| a.ts_ms.cmp(&b.ts_ms).then_with(|| a.event_id.cmp(&b.event_id)));
+        events.sort_by(|a, b| {
+            a.ts_ms
+                .cmp(&b.ts_ms)
+                .then_with(|| a.event_id.cmp(&b.event_id))
+        });
         let rows = events.len() as u64;
 
         let name = file::part_name(0);
@@ -237,8 +245,7 @@ fn swap_dirs(a: &PathBuf, b: &PathBuf) -> Result<()> {
         Ok(()) => Ok(()),
         Err(_) => {
             let parked = a.with_extension("old");
-            fs::rename(b, &parked)
-                .with_context(|| format!("moving {} aside", b.display()))?;
+            fs::rename(b, &parked).with_context(|| format!("moving {} aside", b.display()))?;
             fs::rename(a, b).with_context(|| format!("moving {} into place", a.display()))?;
             fs::rename(&parked, a).with_context(|| format!("parking {}", parked.display()))?;
             Ok(())

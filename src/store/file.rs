@@ -40,8 +40,7 @@ pub fn write_atomically(
     if let Some(parent) = target.parent() {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    let file =
-        File::create(staging).with_context(|| format!("creating {}", staging.display()))?;
+    let file = File::create(staging).with_context(|| format!("creating {}", staging.display()))?;
     let mut writer = ArrowWriter::try_new(file, schema, Some(writer_properties()))
         .with_context(|| format!("starting the Parquet file {}", staging.display()))?;
     for batch in batches {

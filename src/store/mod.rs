@@ -86,9 +86,8 @@ impl Dataset {
     }
 
     fn from_manifest(root: &Path, manifest: Manifest) -> Result<Dataset> {
-        let zone = parse_zone(&manifest.timezone).with_context(|| {
-            format!("reading the manifest {}", Manifest::path(root).display())
-        })?;
+        let zone = parse_zone(&manifest.timezone)
+            .with_context(|| format!("reading the manifest {}", Manifest::path(root).display()))?;
         Ok(Dataset {
             root: root.to_path_buf(),
             manifest,
@@ -234,8 +233,8 @@ impl Dataset {
         };
         for date in dates {
             for path in self.partition_files(table, date)? {
-                let file = fs::File::open(&path)
-                    .with_context(|| format!("opening {}", path.display()))?;
+                let file =
+                    fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
                 let meta = file
                     .metadata()
                     .with_context(|| format!("reading {}", path.display()))?;

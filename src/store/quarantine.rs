@@ -154,7 +154,13 @@ mod tests {
         let record = QuarantineRecord::new("import", "a.jsonl", Some(3), "bad".into(), bytes);
         assert!(record.raw.is_none());
         assert_eq!(record.bytes(), bytes);
-        let utf8 = QuarantineRecord::new("import", "a.jsonl", Some(4), "bad".into(), "在吗".as_bytes());
+        let utf8 = QuarantineRecord::new(
+            "import",
+            "a.jsonl",
+            Some(4),
+            "bad".into(),
+            "在吗".as_bytes(),
+        );
         assert_eq!(utf8.raw.as_deref(), Some("在吗"));
         assert_eq!(utf8.bytes(), "在吗".as_bytes());
     }

@@ -114,9 +114,7 @@ fn timestamp_column<'a>(
 }
 
 fn optional(column: &StringArray, row: usize) -> Option<String> {
-    column
-        .is_valid(row)
-        .then(|| column.value(row).to_string())
+    column.is_valid(row).then(|| column.value(row).to_string())
 }
 
 /// Turns a batch read from the store back into events.
