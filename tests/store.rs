@@ -176,3 +176,33 @@ fn opening_a_folder_without_a_dataset_says_how_to_make_one() {
     assert!(format!("{err}").contains("kefu gen"));
     assert_eq!(exit_code_for(&err), 2);
 }
+
+#[test]
+fn many_partitions_compact_in_parallel_without_colliding() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = new_dataset(dir.path());
+    let lock = lock(&dataset);
+    let mut writer = EventWriter::new(&dataset, &lock);
+    let days: Vec<String> = (1..=28).map(|day| format!("2026-02-{day:02}")).collect();
+    for round in 0..3 {
+        let events = days
+            .iter()
+            .map(|day| user_text("o1", &format!("{day}T10:00:0{round}+08:00"), "在吗"))
+            .collect();
+        writer.append(events).unwrap();
+    }
+    let summary = dataset
+        .compact_events(&lock, dataset.partitions("events").unwrap())
+        .unwrap();
+    assert_eq!(
+        (summary.partitions, summary.files_before, summary.rows),
+        (28, 84, 84)
+    );
+    for day in dataset.partitions("events").unwrap() {
+        assert_eq!(
+            dataset.partition_files("events", day).unwrap().len(),
+            1,
+            "{day}"
+        );
+    }
+}

@@ -71,7 +71,7 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         OutputFormat::Table,
         &mut stdout,
     )?;
-    println!("\nCustomer messages by local hour (the evening peak is real traffic's shape):");
+    println!("\nCustomer messages by local hour (the night's backlog answered when agents start at 9, an evening peak):");
     let mut statement = session.connection().prepare(
         "SELECT hour(local_ts) AS hour, count(*) AS messages FROM events \
          WHERE role = 'user' GROUP BY 1 ORDER BY 1",

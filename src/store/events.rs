@@ -219,7 +219,11 @@ impl Dataset {
 
         let name = file::part_name(0);
         let staging_dir = self.scratch_dir().join(format!("compact-dt={date}"));
-        let staging_file = self.scratch_dir().join(format!(".{}", name.display()));
+        // Partitions compact in parallel and may share a name made in the same
+        // millisecond, so the staging file carries the date too.
+        let staging_file = self
+            .scratch_dir()
+            .join(format!(".compact-dt={date}-{}", name.display()));
         let batch = events_to_batch(&events)?;
         file::write_atomically(
             &staging_file,
