@@ -107,13 +107,17 @@ pub fn parse_message(
         .filter(|s| !s.trim().is_empty())
         .ok_or(MessageError::Missing("FromUserName"))?;
     let create_time = text_of("CreateTime").ok_or(MessageError::Missing("CreateTime"))?;
+    // WeChat's CreateTime is Unix seconds; anything outside 2000–2100 is a broken or
+    // hostile body (and a huge value would overflow the conversion to milliseconds).
     let seconds: i64 = create_time
         .trim()
         .parse()
-        .map_err(|_| MessageError::BadValue {
+        .ok()
+        .filter(|seconds| (946_684_800..4_102_444_800).contains(seconds))
+        .ok_or_else(|| MessageError::BadValue {
             field: "CreateTime",
             value: create_time.clone(),
-            expected: "Unix seconds",
+            expected: "Unix seconds between 2000 and 2100",
         })?;
     let kind = text_of("MsgType")
         .map(|kind| kind.trim().to_lowercase())
@@ -381,7 +385,7 @@ mod tests {
     #[test]
     fn event_names_take_their_documented_case() {
         let xml = |name: &str| {
-            format!("<xml><FromUserName>o1</FromUserName><CreateTime>1</CreateTime><MsgType>EVENT</MsgType><Event>{name}</Event></xml>")
+            format!("<xml><FromUserName>o1</FromUserName><CreateTime>1791793800</CreateTime><MsgType>EVENT</MsgType><Event>{name}</Event></xml>")
         };
         for (sent, stored) in [
             ("click", "CLICK"),
@@ -392,6 +396,27 @@ mod tests {
             let event = parse_message(xml(sent).as_bytes(), None, Source::Callback).unwrap();
             assert_eq!(event.event.as_deref(), Some(stored));
             assert_eq!(event.kind, "event");
+        }
+    }
+
+    /// Found by the callback_xml fuzz target: a CreateTime near i64::MAX overflowed.
+    #[test]
+    fn an_absurd_create_time_is_refused_not_overflowed() {
+        for create_time in ["9223372036854775807", "-1", "99999999999", "1760257800.5"] {
+            let xml = format!(
+                "<xml><FromUserName>o1</FromUserName><CreateTime>{create_time}</CreateTime><MsgType>text</MsgType></xml>"
+            );
+            let err = parse_message(xml.as_bytes(), None, Source::Callback).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    MessageError::BadValue {
+                        field: "CreateTime",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
         }
     }
 
@@ -407,7 +432,7 @@ mod tests {
             parse_message(other.as_bytes(), None, Source::Callback),
             Err(MessageError::Root("msg".into()))
         );
-        let bad_id = "<xml><FromUserName>o1</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><MsgId>12ab</MsgId></xml>";
+        let bad_id = "<xml><FromUserName>o1</FromUserName><CreateTime>1791793800</CreateTime><MsgType>text</MsgType><MsgId>12ab</MsgId></xml>";
         assert!(matches!(
             parse_message(bad_id.as_bytes(), None, Source::Callback),
             Err(MessageError::BadValue { field: "MsgId", .. })
