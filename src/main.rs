@@ -6,8 +6,12 @@ use kefu::error::{exit_code, exit_code_for};
 
 fn main() {
     let cli = Cli::parse();
+    // A long-running server's operator wants its roll and replay lines; a one-shot
+    // command's user wants only problems.
+    let serving = matches!(cli.command, kefu::cli::Command::Serve(_));
     let default_level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
+        (false, 0) if serving => "info",
         (false, 0) => "warn",
         (false, 1) => "info",
         (false, _) => "debug",
