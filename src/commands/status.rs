@@ -48,6 +48,21 @@ pub fn run(context: &Context) -> Result<()> {
             last_write
         );
     }
+    // Callbacks the collector acknowledged that are not in Parquet yet.
+    let wal_dir = dataset.root().join("wal");
+    if let Ok(entries) = std::fs::read_dir(&wal_dir) {
+        let sizes: Vec<u64> = entries
+            .flatten()
+            .filter_map(|entry| entry.metadata().ok())
+            .map(|meta| meta.len())
+            .collect();
+        println!(
+            "collector log: {} segments, {:.1} MB not yet in Parquet ({})",
+            sizes.len(),
+            sizes.iter().sum::<u64>() as f64 / 1e6,
+            wal_dir.display()
+        );
+    }
     let (files, records) = dataset.quarantine_stats()?;
     if records > 0 {
         println!(
