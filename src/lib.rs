@@ -12,3 +12,4 @@ pub mod gen;
 pub mod model;
 pub mod sql;
 pub mod store;
+pub mod text;

@@ -77,3 +77,23 @@ proptest! {
         let _ = parse_message(&bytes, None, Source::Callback);
     }
 }
+
+proptest! {
+    /// The view maps back: offsets increase, stay inside the original, and each view
+    /// character comes from the original character it points at (after folding).
+    #[test]
+    fn the_matching_view_maps_back_to_what_was_written(
+        written in "[终身免费終費級ＶＩＰvip 　\\-*😊，,。“”0-9１２a-zA-Z]{0,40}"
+    ) {
+        let normalized = kefu::text::normalize::normalize(&written);
+        let original: Vec<char> = written.chars().collect();
+        let view: Vec<char> = normalized.text.chars().collect();
+        prop_assert_eq!(view.len(), normalized.source.len());
+        prop_assert!(normalized.source.windows(2).all(|pair| pair[0] < pair[1]));
+        for (c, index) in view.iter().zip(&normalized.source) {
+            let from = original[*index];
+            let refolded = kefu::text::normalize::normalize(&from.to_string()).text;
+            prop_assert_eq!(refolded, c.to_string(), "{} came from {}", c, from);
+        }
+    }
+}

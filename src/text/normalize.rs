@@ -1,0 +1,207 @@
+//! The matching view of a message: full-width folded to half-width, traditional to
+//! simplified (OpenCC's character table, through `fast2s`), ASCII case folded, and the
+//! noise an agent inserts to write around a filter (终 身 免 费, 终-身-免-费, 终😊身)
+//! skipped. Every character of the view remembers which original character it came
+//! from and which folds it needed, so a flag points at what was written and says how
+//! the writer disguised it.
+
+/// Which folds one character of the view needed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Folds {
+    pub width: bool,
+    pub traditional: bool,
+    pub case: bool,
+    /// Noise (spaces, symbols, emoji) was skipped right before this character.
+    pub skipped_before: bool,
+}
+
+impl Folds {
+    fn union(self, other: Folds) -> Folds {
+        Folds {
+            width: self.width || other.width,
+            traditional: self.traditional || other.traditional,
+            case: self.case || other.case,
+            skipped_before: self.skipped_before || other.skipped_before,
+        }
+    }
+
+    /// The `normalisation` column of `qa_flags`: the folds a match needed, in words.
+    pub fn describe(self) -> String {
+        let mut parts = Vec::new();
+        if self.skipped_before {
+            parts.push("inserted symbols removed");
+        }
+        if self.traditional {
+            parts.push("traditional folded");
+        }
+        if self.width {
+            parts.push("full-width folded");
+        }
+        if self.case {
+            parts.push("case folded");
+        }
+        parts.join(", ")
+    }
+}
+
+/// A message's matching view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalized {
+    /// The view rules match against.
+    pub text: String,
+    /// For the i-th character of `text`, the index (in characters) of the original
+    /// character it came from. Strictly increasing.
+    pub source: Vec<usize>,
+    pub folds: Vec<Folds>,
+}
+
+impl Normalized {
+    /// The original character span `[start, end)` behind the view's characters
+    /// `[start, end)`, noise inside the match included.
+    pub fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
+        if start >= end || end > self.source.len() {
+            return (0, 0);
+        }
+        (self.source[start], self.source[end - 1] + 1)
+    }
+
+    /// The folds a match over the view's characters `[start, end)` needed. Noise before
+    /// the first character is not part of the match, so it does not count.
+    pub fn folds_of(&self, start: usize, end: usize) -> Folds {
+        let mut folds = Folds::default();
+        for (i, fold) in self.folds[start..end.min(self.folds.len())]
+            .iter()
+            .enumerate()
+        {
+            let mut fold = *fold;
+            if i == 0 {
+                fold.skipped_before = false;
+            }
+            folds = folds.union(fold);
+        }
+        folds
+    }
+}
+
+/// Characters a writer inserts inside a phrase without changing what it says. Clause
+/// punctuation (，。！？；…), quotes, digits and letters are kept: negation scope,
+/// quotation and numbers depend on them.
+fn is_noise(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c,
+            '-' | '_' | '*' | '~' | '^' | '|' | '\\' | '/' | '·' | '•' | '+' | '=' | '#'
+            | '@' | '&' | '%' | '$' | '<' | '>' | '`' | '\'' | '‘' | '’' | '—' | '–' | '～'
+            | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FE0F}' | '\u{FEFF}'
+            | '\u{2600}'..='\u{27BF}' | '\u{1F000}'..='\u{1FAFF}' | '\u{E0020}'..='\u{E007F}')
+}
+
+/// Full-width ASCII (U+FF01–U+FF5E) and the ideographic space to their half-width forms.
+fn fold_width(c: char) -> Option<char> {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0),
+        '\u{3000}' => Some(' '),
+        _ => None,
+    }
+}
+
+/// Builds the matching view of `original`.
+pub fn normalize(original: &str) -> Normalized {
+    // fast2s maps character for character (with a little context), so the two strings
+    // line up one to one.
+    let simplified = fast2s::convert(original);
+    let mut text = String::with_capacity(original.len());
+    let mut source = Vec::with_capacity(original.len() / 3 + 1);
+    let mut folds = Vec::with_capacity(original.len() / 3 + 1);
+    let mut skipped = false;
+    for (index, (written, simple)) in original.chars().zip(simplified.chars()).enumerate() {
+        let mut fold = Folds {
+            traditional: simple != written,
+            ..Folds::default()
+        };
+        let mut c = simple;
+        if let Some(half) = fold_width(c) {
+            fold.width = true;
+            c = half;
+        }
+        if is_noise(c) {
+            skipped = !text.is_empty();
+            continue;
+        }
+        if c.is_ascii_uppercase() {
+            fold.case = true;
+            c = c.to_ascii_lowercase();
+        }
+        fold.skipped_before = std::mem::take(&mut skipped);
+        text.push(c);
+        source.push(index);
+        folds.push(fold);
+    }
+    Normalized {
+        text,
+        source,
+        folds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(text: &str) -> String {
+        normalize(text).text
+    }
+
+    #[test]
+    fn inserted_spaces_symbols_and_emoji_are_skipped_and_mapped_back() {
+        for written in [
+            "终 身 免 费",
+            "终-身-免-费",
+            "终😊身🙏免费",
+            "终\u{200B}身 * 免~费",
+        ] {
+            let normalized = normalize(written);
+            assert_eq!(normalized.text, "终身免费", "{written}");
+            let (start, end) = normalized.original_span(0, 4);
+            let original: String = written.chars().skip(start).take(end - start).collect();
+            assert_eq!(original, written, "the flag covers what was written");
+            let folds = normalized.folds_of(0, 4);
+            assert!(folds.skipped_before, "{written}");
+            assert_eq!(folds.describe(), "inserted symbols removed");
+        }
+    }
+
+    #[test]
+    fn traditional_full_width_and_case_are_folded_and_reported() {
+        let normalized = normalize("終身免費升級，ＶＩＰ會員");
+        assert_eq!(normalized.text, "终身免费升级,vip会员");
+        let folds = normalized.folds_of(0, 6);
+        assert!(folds.traditional && !folds.width && !folds.skipped_before);
+        let vip = normalized.folds_of(7, 10);
+        assert!(vip.width && vip.case && !vip.traditional);
+        assert_eq!(vip.describe(), "full-width folded, case folded");
+    }
+
+    #[test]
+    fn clause_punctuation_quotes_and_masked_numbers_survive() {
+        assert_eq!(
+            view("不好意思，我们保证终身免费！"),
+            "不好意思,我们保证终身免费!"
+        );
+        assert_eq!(view("您说的“终身免费”我们没有"), "您说的“终身免费”我们没有");
+        assert_eq!(
+            view("138****5678"),
+            "1385678",
+            "the mask is noise; a rule sees the gap through folds"
+        );
+        assert_eq!(view("138 1234 5678"), "13812345678");
+        assert_eq!(view("１３８－１２３４－５６７８"), "13812345678");
+    }
+
+    #[test]
+    fn noise_before_a_match_is_not_part_of_it() {
+        let normalized = normalize("  终身免费");
+        assert_eq!(normalized.text, "终身免费");
+        assert!(!normalized.folds_of(0, 4).skipped_before);
+        assert_eq!(normalized.original_span(0, 4), (2, 6));
+    }
+}
