@@ -2,3 +2,4 @@
 //! that rules can match, with a map back to the characters they actually typed.
 
 pub mod normalize;
+pub mod segment;

@@ -1,0 +1,124 @@
+//! The one place kefu calls jieba-rs: a segmenter built once from the user dictionary
+//! and stopword list in `pipelines/dict/` (files users edit, not code) and shared by the
+//! rayon workers of the segment, topics and tags jobs.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use jieba_rs::Jieba;
+
+use super::normalize::normalize;
+use crate::error::UsageError;
+
+pub struct Segmenter {
+    jieba: Jieba,
+    stopwords: HashSet<String>,
+}
+
+/// Lines that carry something: not blank, not a `#` comment.
+fn entries(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+}
+
+impl Segmenter {
+    /// Reads the user dictionary and the stopword list, naming file and line of any
+    /// mistake.
+    pub fn load(userdict: &Path, stopwords: &Path) -> Result<Segmenter> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        };
+        Segmenter::from_texts(
+            &read(userdict)?,
+            &userdict.display().to_string(),
+            &read(stopwords)?,
+        )
+    }
+
+    /// Builds a segmenter from the two files' contents; `userdict_name` names the
+    /// dictionary in errors.
+    pub fn from_texts(userdict: &str, userdict_name: &str, stopwords: &str) -> Result<Segmenter> {
+        let mut jieba = Jieba::new();
+        for (line_number, line) in entries(userdict) {
+            let mut fields = line.split_whitespace();
+            let word = fields.next().unwrap_or_default();
+            // jieba ignores a word without a frequency, and a known word re-listed
+            // without one loses its entry: refuse the line instead of guessing.
+            let frequency = fields
+                .next()
+                .and_then(|f| f.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    UsageError::Invalid(format!(
+                    "{userdict_name}:{line_number}: `{line}` needs a frequency, e.g. `{word} 3000`"
+                ))
+                })?;
+            jieba.add_word(word, Some(frequency), fields.next());
+        }
+        let stopwords = entries(stopwords)
+            .map(|(_, word)| word.to_string())
+            .collect();
+        Ok(Segmenter { jieba, stopwords })
+    }
+
+    /// The words of a message that say something: its matching view (folded, noise
+    /// removed) cut by jieba, without stopwords, punctuation or digits-only tokens.
+    pub fn tokens(&self, text: &str) -> Vec<String> {
+        let view = normalize(text).text;
+        self.jieba
+            .cut(&view, true)
+            .into_iter()
+            .map(|token| token.word)
+            .filter(|word| word.chars().any(char::is_alphabetic))
+            .filter(|word| !self.stopwords.contains(*word))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Segmenter {
+        let dict = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/dict");
+        Segmenter::load(&dict.join("userdict.txt"), &dict.join("stopwords.txt")).unwrap()
+    }
+
+    #[test]
+    fn domain_words_stay_whole_and_filler_goes() {
+        let segmenter = shipped();
+        let tokens = segmenter.tokens("您好，我是敏感肌，这款洁面乳能用吗？支持七天无理由吗");
+        assert!(tokens.contains(&"敏感肌".to_string()), "{tokens:?}");
+        assert!(tokens.contains(&"七天无理由".to_string()), "{tokens:?}");
+        assert!(tokens.contains(&"洁面乳".to_string()), "{tokens:?}");
+        for filler in ["您好", "我", "吗", "，", "？"] {
+            assert!(
+                !tokens.contains(&filler.to_string()),
+                "{filler} in {tokens:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_come_from_the_matching_view() {
+        let tokens = shipped().tokens("會員日 有 優惠券 嗎");
+        assert!(tokens.contains(&"会员日".to_string()), "{tokens:?}");
+        assert!(tokens.contains(&"优惠券".to_string()), "{tokens:?}");
+    }
+
+    #[test]
+    fn a_dictionary_line_without_a_frequency_is_refused_with_file_and_line() {
+        let err = Segmenter::from_texts("# comment\n敏感肌 3000 n\n保证\n", "userdict.txt", "")
+            .err()
+            .unwrap();
+        let message = format!("{err:#}");
+        assert!(
+            message.contains("userdict.txt:3") && message.contains("保证 3000"),
+            "{message}"
+        );
+        assert!(err.downcast_ref::<UsageError>().is_some());
+    }
+}
