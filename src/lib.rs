@@ -9,6 +9,7 @@ pub mod collector;
 pub mod commands;
 pub mod error;
 pub mod gen;
+pub mod jobs;
 pub mod model;
 pub mod sql;
 pub mod store;

@@ -6,5 +6,6 @@ mod common;
 mod gen;
 mod import;
 mod properties;
+mod segment;
 mod sql;
 mod store;

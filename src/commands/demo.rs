@@ -10,8 +10,10 @@ use super::{generate_into, Context, LOCK_WAIT};
 use crate::cli::DemoArgs;
 use crate::error::UsageError;
 use crate::gen::GenConfig;
+use crate::jobs::segment::{self, SegmentSummary};
 use crate::sql::{OutputFormat, SqlSession};
 use crate::store::Dataset;
+use crate::text::segment::Segmenter;
 
 /// Marks a folder as made by `kefu demo`, so a rerun may replace it and nothing else.
 const MARKER: &str = ".kefu-demo";
@@ -50,6 +52,16 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         ..GenConfig::default()
     };
     let summary = generate_into(&dataset, &lock, &config, context.progress)?;
+    let segment_started = std::time::Instant::now();
+    let segmenter = Segmenter::built_in()?;
+    let mut segmented = SegmentSummary::default();
+    for day in dataset.partitions("events")? {
+        let day_summary = segment::run(&dataset, &lock, day, &segmenter)?;
+        segmented.messages += day_summary.messages;
+        segmented.chars += day_summary.chars;
+        segmented.tokens += day_summary.tokens;
+    }
+    let segment_s = segment_started.elapsed().as_secs_f64();
     drop(lock);
 
     println!(
@@ -104,8 +116,20 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join("; ")
     );
+    println!(
+        "\nSegmented {} text messages ({} characters) into {} words in {segment_s:.1}s. What customers wrote about most:",
+        segmented.messages, segmented.chars, segmented.tokens
+    );
+    session.run(
+        "SELECT word, count(*) AS mentions, count(DISTINCT e.openid) AS users \
+         FROM (SELECT event_id, unnest(tokens) AS word FROM tokens) t JOIN events e USING (event_id) \
+         WHERE e.role = 'user' GROUP BY word ORDER BY mentions DESC, word LIMIT 15",
+        OutputFormat::Table,
+        &mut stdout,
+    )?;
     println!("\nWritten:");
     println!("  events   {}", dataset.table_dir("events").display());
+    println!("  tokens   {}", dataset.table_dir("tokens").display());
     println!("  truth    {}", dataset.root().join("truth").display());
     println!(
         "\nTry:  cargo run -- --data {} sql -e \"SELECT agent, count(*) FROM events WHERE role = 'agent' GROUP BY 1\"",

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use arrow::array::{Array, RecordBatch, StringArray};
@@ -12,7 +11,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::schema::{batch_to_events, events_schema, events_to_batch};
-use super::{file, Dataset, WriteLock};
+use super::{file, swap_dirs, Dataset, WriteLock};
 use crate::model::Event;
 
 const TABLE: &str = "events";
@@ -237,22 +236,5 @@ impl Dataset {
         fs::remove_dir_all(&staging_dir)
             .with_context(|| format!("removing the old files of {}", live_dir.display()))?;
         Ok(Some((files.len() as u64, rows)))
-    }
-}
-
-/// Exchanges two folders atomically (Linux `renameat2(RENAME_EXCHANGE)`). Where the
-/// file system cannot, falls back to two renames with a moment of an absent partition,
-/// which a reader sees as a missing day, never as duplicate rows.
-fn swap_dirs(a: &PathBuf, b: &PathBuf) -> Result<()> {
-    use rustix::fs::{renameat_with, RenameFlags, CWD};
-    match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
-        Ok(()) => Ok(()),
-        Err(_) => {
-            let parked = a.with_extension("old");
-            fs::rename(b, &parked).with_context(|| format!("moving {} aside", b.display()))?;
-            fs::rename(a, b).with_context(|| format!("moving {} into place", a.display()))?;
-            fs::rename(&parked, a).with_context(|| format!("parking {}", parked.display()))?;
-            Ok(())
-        }
     }
 }

@@ -1,6 +1,7 @@
 //! The only module that knows paths: the dataset root, its manifest and lock, the
 //! Parquet tables under it, and the quarantine. See DESIGN.md, "Data layout".
 
+mod derived;
 mod events;
 pub mod file;
 mod lock;
@@ -207,6 +208,23 @@ pub(crate) fn durable_rename(from: &Path, to: &Path) -> Result<()> {
             .with_context(|| format!("syncing the folder {}", parent.display()))?;
     }
     Ok(())
+}
+
+/// Exchanges two folders atomically (Linux `renameat2(RENAME_EXCHANGE)`). Where the
+/// file system cannot, falls back to two renames with a moment of an absent partition,
+/// which a reader sees as a missing day, never as duplicate rows.
+pub(crate) fn swap_dirs(a: &Path, b: &Path) -> Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            let parked = a.with_extension("old");
+            fs::rename(b, &parked).with_context(|| format!("moving {} aside", b.display()))?;
+            fs::rename(a, b).with_context(|| format!("moving {} into place", a.display()))?;
+            fs::rename(&parked, a).with_context(|| format!("parking {}", parked.display()))?;
+            Ok(())
+        }
+    }
 }
 
 /// What one table holds, from file listings and Parquet footers (no data is read).

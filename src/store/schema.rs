@@ -43,6 +43,42 @@ pub fn events_schema() -> SchemaRef {
     EVENTS_SCHEMA.clone()
 }
 
+static TOKENS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("event_id", DataType::Utf8, false),
+        Field::new(
+            "tokens",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            false,
+        ),
+    ]))
+});
+
+/// The `tokens` table (DESIGN.md): the words of each text message; `dt` is the path's.
+pub fn tokens_schema() -> SchemaRef {
+    TOKENS_SCHEMA.clone()
+}
+
+/// Builds a `tokens` batch from (event_id, words) rows, in the order given.
+pub fn tokens_to_batch(rows: &[(String, Vec<String>)]) -> Result<RecordBatch> {
+    use arrow::array::ListBuilder;
+    let mut event_id = StringBuilder::with_capacity(rows.len(), rows.len() * 34);
+    let mut tokens = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
+        "item",
+        DataType::Utf8,
+        true,
+    )));
+    for (id, words) in rows {
+        event_id.append_value(id);
+        for word in words {
+            tokens.values().append_value(word);
+        }
+        tokens.append(true);
+    }
+    let columns: Vec<ArrayRef> = vec![Arc::new(event_id.finish()), Arc::new(tokens.finish())];
+    RecordBatch::try_new(tokens_schema(), columns).context("building a tokens batch")
+}
+
 /// Builds one record batch from events, in the order given.
 pub fn events_to_batch(events: &[Event]) -> Result<RecordBatch> {
     let n = events.len();

@@ -38,6 +38,16 @@ impl Segmenter {
         )
     }
 
+    /// The dictionaries shipped in `pipelines/dict/`, compiled in, for `kefu demo` and
+    /// benchmarks that must run from any folder.
+    pub fn built_in() -> Result<Segmenter> {
+        Segmenter::from_texts(
+            include_str!("../../pipelines/dict/userdict.txt"),
+            "pipelines/dict/userdict.txt (built in)",
+            include_str!("../../pipelines/dict/stopwords.txt"),
+        )
+    }
+
     /// Builds a segmenter from the two files' contents; `userdict_name` names the
     /// dictionary in errors.
     pub fn from_texts(userdict: &str, userdict_name: &str, stopwords: &str) -> Result<Segmenter> {
