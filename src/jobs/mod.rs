@@ -2,4 +2,5 @@
 //! the tests drive directly and a short `run` that reads a date, calls it and replaces
 //! that date's partition.
 
+pub mod qa;
 pub mod segment;

@@ -2,4 +2,5 @@
 //! that rules can match, with a map back to the characters they actually typed.
 
 pub mod normalize;
+pub mod numbers;
 pub mod segment;
