@@ -142,6 +142,25 @@ impl Event {
         format!("h:{}", hex::encode(&digest[..16]))
     }
 
+    /// DESIGN.md's identity rule in one place: `m:<MsgId>` when the source gave one,
+    /// else the content id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn identity(
+        msg_id: Option<&str>,
+        account: Option<&str>,
+        openid: &str,
+        ts_ms: i64,
+        role: Role,
+        kind: &str,
+        event: Option<&str>,
+        text: Option<&str>,
+    ) -> String {
+        match msg_id {
+            Some(id) => Event::message_id(id),
+            None => Event::content_id(account, openid, ts_ms, role, kind, event, text),
+        }
+    }
+
     /// Computes the content id from this event's own fields.
     pub fn computed_content_id(&self) -> String {
         Event::content_id(

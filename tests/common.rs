@@ -15,6 +15,20 @@ pub fn new_dataset(dir: &Path) -> Dataset {
     Dataset::open_or_create(&dir.join("data"), None).expect("a new dataset")
 }
 
+/// A dataset holding the fixture conversation (16 events on 2026-10-12 and -13).
+pub fn fixture_dataset(dir: &Path) -> Dataset {
+    let dataset = new_dataset(dir);
+    let lock = lock(&dataset);
+    kefu::collector::import::import(
+        &dataset,
+        &lock,
+        &[fixtures().join("import/conversation.jsonl")],
+        &kefu::collector::import::ImportOptions::default(),
+    )
+    .expect("the fixture conversation imports");
+    dataset
+}
+
 pub fn lock(dataset: &Dataset) -> WriteLock {
     dataset
         .lock("test", Duration::from_secs(5))

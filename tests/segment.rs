@@ -4,12 +4,11 @@
 use std::fs;
 use std::path::Path;
 
-use kefu::collector::import::{import, ImportOptions};
 use kefu::jobs::segment;
 use kefu::sql::SqlSession;
 use kefu::text::segment::Segmenter;
 
-use crate::common::{date, fixtures, lock, new_dataset};
+use crate::common::{date, fixture_dataset, lock};
 
 fn shipped_segmenter() -> Segmenter {
     let dict = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/dict");
@@ -19,15 +18,8 @@ fn shipped_segmenter() -> Segmenter {
 #[test]
 fn a_day_of_messages_becomes_tokens_and_a_rerun_writes_the_same_file() {
     let dir = tempfile::tempdir().unwrap();
-    let dataset = new_dataset(dir.path());
+    let dataset = fixture_dataset(dir.path());
     let lock = lock(&dataset);
-    import(
-        &dataset,
-        &lock,
-        &[fixtures().join("import/conversation.jsonl")],
-        &ImportOptions::default(),
-    )
-    .unwrap();
     let segmenter = shipped_segmenter();
     let day = date("2026-10-12");
     let summary = segment::run(&dataset, &lock, day, &segmenter).unwrap();

@@ -1,23 +1,9 @@
 //! The store read back by DuckDB and polars, and `kefu sql`'s views.
 
-use kefu::collector::import::{import, ImportOptions};
 use kefu::sql::{OutputFormat, SqlSession};
 use polars::prelude::*;
 
-use crate::common::{fixtures, lock, new_dataset};
-
-fn fixture_dataset(dir: &std::path::Path) -> kefu::store::Dataset {
-    let dataset = new_dataset(dir);
-    let lock = lock(&dataset);
-    import(
-        &dataset,
-        &lock,
-        &[fixtures().join("import/conversation.jsonl")],
-        &ImportOptions::default(),
-    )
-    .unwrap();
-    dataset
-}
+use crate::common::{fixture_dataset, lock};
 
 #[test]
 fn duckdb_reads_the_events_folder_as_a_hive_partitioned_dataset() {

@@ -156,18 +156,16 @@ pub fn parse_line(line: &[u8], received_ts_ms: i64) -> std::result::Result<Event
     let event = parsed.event.filter(|s| !s.is_empty());
     let event_id = match parsed.event_id.filter(|id| !id.trim().is_empty()) {
         Some(id) => id,
-        None => match msg_id {
-            Some(id) => Event::message_id(&id),
-            None => Event::content_id(
-                account.as_deref(),
-                &openid,
-                ts_ms,
-                role,
-                &kind,
-                event.as_deref(),
-                parsed.text.as_deref(),
-            ),
-        },
+        None => Event::identity(
+            msg_id.as_deref(),
+            account.as_deref(),
+            &openid,
+            ts_ms,
+            role,
+            &kind,
+            event.as_deref(),
+            parsed.text.as_deref(),
+        ),
     };
     Ok(Event {
         event_id,

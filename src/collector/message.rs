@@ -188,18 +188,16 @@ pub fn parse_message(
     let extra = (!extra.is_empty()).then(|| Value::Object(extra).to_string());
 
     let ts_ms = seconds * 1000;
-    let event_id = match &msg_id {
-        Some(id) => Event::message_id(id),
-        None => Event::content_id(
-            account.as_deref(),
-            &openid,
-            ts_ms,
-            role,
-            &kind,
-            event.as_deref(),
-            text.as_deref(),
-        ),
-    };
+    let event_id = Event::identity(
+        msg_id.as_deref(),
+        account.as_deref(),
+        &openid,
+        ts_ms,
+        role,
+        &kind,
+        event.as_deref(),
+        text.as_deref(),
+    );
     Ok(Event {
         event_id,
         account,
