@@ -6,6 +6,7 @@ mod common;
 mod gen;
 mod import;
 mod properties;
+mod qa;
 mod segment;
 mod sql;
 mod store;

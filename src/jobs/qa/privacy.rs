@@ -56,9 +56,10 @@ const CARD_WORD_REACH: usize = 12;
 /// not a shop's street address.
 static HOME_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     // City (two characters, as most are) and district are optional; the road name is
-    // matched lazily so the span starts as late as it can.
+    // matched lazily so the span starts as late as it can; 大道中180号 and Shanghai's
+    // 路1288弄15号 are road numbers too.
     Regex::new(
-        r"(?:\p{Han}{2}市)?(?:\p{Han}{1,4}?(?:区|县))?\p{Han}{1,6}?(?:路|街|大道|巷|弄)\d{1,5}号[\p{Han}\d]{0,12}?(?:\d+(?:栋|幢|号楼|单元|室))+",
+        r"(?:\p{Han}{2}市)?(?:\p{Han}{1,4}?(?:区|县))?\p{Han}{1,6}?(?:路|街|大道|巷|弄)[东南西北中]?\d{1,5}(?:弄\d{1,4})?号[\p{Han}\d]{0,12}?(?:\d+(?:栋|幢|号楼|单元|室))+",
     )
         .expect("a valid regex")
 });
