@@ -206,3 +206,25 @@ fn many_partitions_compact_in_parallel_without_colliding() {
         );
     }
 }
+
+/// Appends from fresh writers in quick succession used to share a file name within
+/// one millisecond, and the second file replaced the first. Every row must survive.
+#[test]
+fn quick_appends_from_fresh_writers_keep_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = new_dataset(dir.path());
+    let lock = lock(&dataset);
+    for second in 0..40 {
+        let event = user_text(
+            "o1",
+            &format!("2026-10-12T10:00:{second:02}+08:00"),
+            &format!("第{second}条"),
+        );
+        EventWriter::new(&dataset, &lock)
+            .append(vec![event])
+            .unwrap();
+    }
+    let day = date("2026-10-12");
+    assert_eq!(dataset.partition_files("events", day).unwrap().len(), 40);
+    assert_eq!(dataset.read_event_rows(day, day).unwrap().len(), 40);
+}

@@ -59,7 +59,6 @@ pub struct EventWriter<'a> {
     known: HashMap<NaiveDate, HashSet<u128>>,
     /// Partitions in the order they were last used, for evicting id sets.
     recency: Vec<NaiveDate>,
-    sequence: u64,
 }
 
 impl<'a> EventWriter<'a> {
@@ -70,7 +69,6 @@ impl<'a> EventWriter<'a> {
             _lock: lock,
             known: HashMap::new(),
             recency: Vec::new(),
-            sequence: 0,
         }
     }
 
@@ -106,8 +104,7 @@ impl<'a> EventWriter<'a> {
             });
             summary.written += fresh.len() as u64;
             summary.partitions.insert(date);
-            self.sequence += 1;
-            to_write.push((date, file::part_name(self.sequence), fresh));
+            to_write.push((date, file::part_name(), fresh));
         }
         // Encoding and zstd dominate; partitions are independent, so they go in parallel.
         let dataset = self.dataset;
@@ -216,7 +213,7 @@ impl Dataset {
         });
         let rows = events.len() as u64;
 
-        let name = file::part_name(0);
+        let name = file::part_name();
         let staging_dir = self.scratch_dir().join(format!("compact-dt={date}"));
         // Partitions compact in parallel and may share a name made in the same
         // millisecond, so the staging file carries the date too.

@@ -27,7 +27,7 @@ fn writer_properties() -> WriterProperties {
 }
 
 /// Writes `batches` to `staging` and renames it to `target`, syncing both, so a reader
-/// sees either no file or the whole file.
+/// sees either no file or the whole file. An existing `target` is never replaced.
 pub fn write_atomically(
     staging: &Path,
     target: &Path,
@@ -53,7 +53,7 @@ pub fn write_atomically(
         .with_context(|| format!("finishing {}", staging.display()))?;
     file.sync_all()
         .with_context(|| format!("syncing {}", staging.display()))?;
-    super::durable_rename(staging, target)
+    super::durable_rename_new(staging, target)
 }
 
 /// Reads a whole Parquet file, or only the named columns.
@@ -86,13 +86,19 @@ pub fn read(path: &Path, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {
         .with_context(|| format!("decoding {}", path.display()))
 }
 
-/// A fresh file name for a partition: the write time first, so names sort in write order.
-pub fn part_name(sequence: u64) -> PathBuf {
+/// A fresh file name for a partition: the write time first, so names sort in write
+/// order. Two writers made in the same millisecond must not collide (a collision
+/// would replace a file of acknowledged events), so the sequence is process-wide and
+/// the pid separates processes.
+pub fn part_name() -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     let now = chrono::Utc::now();
     PathBuf::from(format!(
-        "part-{}-{:06}-{:04}.parquet",
+        "part-{}-{:06}-{:06}.parquet",
         now.format("%Y%m%dT%H%M%S%3fZ"),
         std::process::id() % 1_000_000,
-        sequence % 10_000
+        sequence % 1_000_000
     ))
 }

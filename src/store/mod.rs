@@ -12,7 +12,7 @@ pub mod schema;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
@@ -202,6 +202,33 @@ pub fn parse_zone(name: &str) -> Result<Tz> {
 pub(crate) fn durable_rename(from: &Path, to: &Path) -> Result<()> {
     fs::rename(from, to)
         .with_context(|| format!("renaming {} to {}", from.display(), to.display()))?;
+    sync_parent(to)
+}
+
+/// Like [`durable_rename`], but refuses to replace an existing file: a new data file
+/// that landed on an old one's name would silently drop the old one's rows.
+pub(crate) fn durable_rename_new(from: &Path, to: &Path) -> Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    use rustix::io::Errno;
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => {}
+        Err(Errno::EXIST) => bail!(
+            "{} already exists; refusing to replace it with {}",
+            to.display(),
+            from.display()
+        ),
+        // File systems without renameat2 flags: check, then rename.
+        Err(Errno::INVAL | Errno::NOSYS) if !to.exists() => fs::rename(from, to)
+            .with_context(|| format!("renaming {} to {}", from.display(), to.display()))?,
+        Err(error) => {
+            return Err(error)
+                .with_context(|| format!("renaming {} to {}", from.display(), to.display()))
+        }
+    }
+    sync_parent(to)
+}
+
+fn sync_parent(to: &Path) -> Result<()> {
     if let Some(parent) = to.parent() {
         fs::File::open(parent)
             .and_then(|dir| dir.sync_all())
