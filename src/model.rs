@@ -239,3 +239,31 @@ mod tests {
         );
     }
 }
+
+/// One row of `qa_flags` (DESIGN.md): a rule's match in an agent reply, with what a QA
+/// lead needs to judge it without opening the conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QaFlag {
+    pub event_id: String,
+    pub ts_ms: i64,
+    pub account: Option<String>,
+    pub openid: String,
+    pub agent: Option<String>,
+    pub rule_id: String,
+    pub category: String,
+    pub severity: String,
+    /// The span as the agent wrote it.
+    pub matched: String,
+    /// Unicode scalar offsets into `text`, end exclusive.
+    pub start_char: u32,
+    pub end_char: u32,
+    pub text: String,
+    /// The user message(s) the reply answered; None when the reply answered nothing.
+    pub context: Option<String>,
+    /// The folds the match needed ("inserted symbols removed, traditional folded"), or
+    /// None when it matched as written.
+    pub normalisation: Option<String>,
+    pub rules_version: String,
+    /// confirmed or false_positive, carried from the review file; None until reviewed.
+    pub verdict: Option<String>,
+}

@@ -11,6 +11,11 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// A file of the repository (rules, dictionaries, SQL), as shipped.
+pub fn repo_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
 pub fn new_dataset(dir: &Path) -> Dataset {
     Dataset::open_or_create(&dir.join("data"), None).expect("a new dataset")
 }

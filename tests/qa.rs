@@ -3,11 +3,13 @@
 use std::collections::HashSet;
 use std::fs;
 
-use kefu::jobs::qa::privacy;
-use kefu::text::normalize::normalize;
+use std::collections::BTreeMap;
+
+use kefu::jobs::qa::Rules;
+use kefu::model::Role;
 use serde::Deserialize;
 
-use crate::common::fixtures;
+use crate::common::{fixtures, repo_file};
 
 const CATEGORIES: [&str; 5] = ["promise", "rude", "absolute", "privacy", "deflection"];
 
@@ -78,35 +80,129 @@ fn the_evaluation_set_has_the_promised_size_and_shape() {
     }
 }
 
-#[test]
-fn the_privacy_detector_scores_on_the_evaluation_set() {
-    let (mut true_positive, mut false_positive, mut false_negative) = (0, 0, 0);
-    let mut mistakes = Vec::new();
+fn rules() -> Rules {
+    Rules::load(&repo_file("pipelines/rules/qa.toml")).unwrap()
+}
+
+/// Per category: true positives, false positives, false negatives, and the mistakes.
+type Score = BTreeMap<&'static str, (u32, u32, u32, Vec<String>)>;
+
+fn score(rules: &Rules) -> Score {
+    let mut score: Score = CATEGORIES
+        .iter()
+        .map(|c| (*c, (0, 0, 0, Vec::new())))
+        .collect();
     for (name, line, case) in evaluation_set() {
-        let expected = case.expected.iter().any(|c| c == "privacy");
-        let found = !privacy::find(&normalize(&case.reply)).is_empty();
-        match (expected, found) {
-            (true, true) => true_positive += 1,
-            (false, true) => {
-                false_positive += 1;
-                mistakes.push(format!("false alarm {name}:{line}: {}", case.reply));
+        let check = rules.check(&case.reply, Role::Agent);
+        let found: HashSet<&str> = check.hits.iter().map(|hit| hit.category.as_str()).collect();
+        for category in CATEGORIES {
+            let expected = case.expected.iter().any(|c| c == category);
+            let entry = score.get_mut(category).unwrap();
+            match (expected, found.contains(category)) {
+                (true, true) => entry.0 += 1,
+                (false, true) => {
+                    entry.1 += 1;
+                    let rules: Vec<_> = check
+                        .hits
+                        .iter()
+                        .filter(|h| h.category.as_str() == category)
+                        .map(|h| format!("{} on {}", h.rule_id, h.matched))
+                        .collect();
+                    entry.3.push(format!(
+                        "false alarm {name}:{line}: {} [{}]",
+                        case.reply,
+                        rules.join("; ")
+                    ));
+                }
+                (true, false) => {
+                    entry.2 += 1;
+                    entry
+                        .3
+                        .push(format!("missed {name}:{line}: {}", case.reply));
+                }
+                (false, false) => {}
             }
-            (true, false) => {
-                false_negative += 1;
-                mistakes.push(format!("missed {name}:{line}: {}", case.reply));
-            }
-            (false, false) => {}
         }
     }
-    let precision = f64::from(true_positive) / f64::from((true_positive + false_positive).max(1));
-    let recall = f64::from(true_positive) / f64::from((true_positive + false_negative).max(1));
-    println!("privacy: precision {precision:.3}, recall {recall:.3} ({true_positive} found)");
-    for mistake in &mistakes {
-        println!("  {mistake}");
+    score
+}
+
+/// The bar: precision ≥ 0.9 and recall ≥ 0.85 in every category. The table is
+/// printed (`cargo test -- --nocapture qa::`) and copied into the README.
+#[test]
+fn every_category_meets_the_bar_on_the_evaluation_set() {
+    let score = score(&rules());
+    let mut table = String::from("| category | labelled | flagged right | false alarms | missed | precision | recall |\n|---|---|---|---|---|---|---|\n");
+    let mut failures = Vec::new();
+    for (category, (tp, fp, fn_, mistakes)) in &score {
+        let precision = f64::from(*tp) / f64::from((tp + fp).max(1));
+        let recall = f64::from(*tp) / f64::from((tp + fn_).max(1));
+        table.push_str(&format!(
+            "| {category} | {} | {tp} | {fp} | {fn_} | {precision:.3} | {recall:.3} |\n",
+            tp + fn_
+        ));
+        if precision < 0.9 || recall < 0.85 {
+            failures.push(format!(
+                "{category}: precision {precision:.3}, recall {recall:.3}"
+            ));
+        }
+        for mistake in mistakes {
+            println!("  {category}: {mistake}");
+        }
     }
-    assert!(
-        precision >= 0.9 && recall >= 0.85,
-        "precision {precision:.3}, recall {recall:.3}:\n{}",
-        mistakes.join("\n")
-    );
+    println!("{table}");
+    assert!(failures.is_empty(), "{}\n{table}", failures.join("\n"));
+}
+
+/// Every rule's own `hit` sentences must be flagged by that rule, and its `miss`
+/// sentences not.
+#[test]
+fn every_rule_flags_its_hit_examples_and_not_its_misses() {
+    let rules = rules();
+    let mut wrong = Vec::new();
+    for rule in &rules.rules {
+        for sentence in &rule.hit {
+            let check = rules.check(sentence, Role::Agent);
+            if !check.hits.iter().any(|hit| hit.rule_id == rule.id) {
+                wrong.push(format!(
+                    "{} missed its hit example: {sentence} (cancelled: {:?})",
+                    rule.id, check.cancelled
+                ));
+            }
+        }
+        for sentence in &rule.miss {
+            let check = rules.check(sentence, Role::Agent);
+            if let Some(hit) = check.hits.iter().find(|hit| hit.rule_id == rule.id) {
+                wrong.push(format!(
+                    "{} flagged its miss example: {sentence} (on {})",
+                    rule.id, hit.matched
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// DESIGN.md's table of worked examples, row by row.
+#[test]
+fn the_worked_examples_of_design_md_get_their_verdicts() {
+    let rules = rules();
+    let rows: [(&str, &[&str]); 10] = [
+        ("绝对不会再出问题", &["promise"]),
+        ("我们无法承诺终身免费升级", &[]),
+        ("终身免费是不可能的", &[]),
+        ("不好意思，我们保证终身免费", &["promise"]),
+        ("不用担心，保证给您退款", &["promise"]),
+        ("您说的\"终身免费\"我们没有这个活动", &[]),
+        ("您的手机号 138****5678", &[]),
+        ("客服热线 400-820-8820", &[]),
+        ("第一步先重启", &[]),
+        ("最晚明天到", &[]),
+    ];
+    for (reply, expected) in rows.into_iter().chain([("最好您先拍照", &[][..])]) {
+        let check = rules.check(reply, Role::Agent);
+        let mut found: Vec<&str> = check.hits.iter().map(|hit| hit.category.as_str()).collect();
+        found.dedup();
+        assert_eq!(found, expected, "{reply}: {:?}", check.hits);
+    }
 }

@@ -75,6 +75,15 @@ pub fn find(view: &Normalized) -> Vec<Finding> {
             continue;
         }
         let start = i;
+        if let Some(end) = dotted_mobile_end(&chars, start) {
+            findings.push(Finding {
+                leak: Leak::Mobile,
+                start,
+                end,
+            });
+            i = end;
+            continue;
+        }
         while i < chars.len() && chars[i].is_ascii_digit() {
             i += 1;
         }
@@ -103,6 +112,25 @@ pub fn find(view: &Normalized) -> Vec<Finding> {
     }
     findings.sort_by_key(|finding| (finding.start, finding.end));
     findings
+}
+
+/// A mobile written with dots (191.1656.1405): the view keeps '.', which decimals need,
+/// so this one 3-4-4 shape is recognised on its own. Returns the end of the span.
+fn dotted_mobile_end(chars: &[char], start: usize) -> Option<usize> {
+    let shape = "ddd.dddd.dddd";
+    let end = start + shape.len();
+    let fits = chars.len() >= end
+        && shape
+            .chars()
+            .zip(&chars[start..end])
+            .all(|(want, c)| match want {
+                'd' => c.is_ascii_digit(),
+                _ => *c == '.',
+            })
+        && !chars.get(end).is_some_and(char::is_ascii_digit)
+        && chars[start] == '1'
+        && ('3'..='9').contains(&chars[start + 1]);
+    fits.then_some(end)
 }
 
 fn classify(digits: &[u8], before: &[char]) -> Option<Leak> {
