@@ -157,12 +157,20 @@ pub struct RunArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum QaCommand {
-    /// Explain what the QA rules make of one reply
+    /// Explain what the QA rules make of one reply: the normalised text, its tokens,
+    /// every match, the negations and quotations that cancelled one, and the verdict
     Check {
-        /// The reply text
+        /// The reply text, as the agent wrote it
         text: String,
+        /// The rule file [default: pipelines/rules/qa.toml if present, else the built-in rules]
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Check it as a reply from this role
+        #[arg(long, default_value = "agent", value_parser = ["agent", "bot"])]
+        role: String,
     },
-    /// What a changed rule file would flag over history
+    /// Run a changed rule file over stored replies and print what it would flag that
+    /// the current rules do not, and the other way round; nothing is written
     Backtest {
         /// The rule file to try
         rules: PathBuf,
@@ -170,6 +178,12 @@ pub enum QaCommand {
         from: chrono::NaiveDate,
         #[arg(long, value_name = "YYYY-MM-DD")]
         to: chrono::NaiveDate,
+        /// The rules to compare against [default: pipelines/rules/qa.toml if present, else the built-in rules]
+        #[arg(long, value_name = "FILE")]
+        current: Option<PathBuf>,
+        /// Show at most this many differing flags per side
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
     },
 }
 

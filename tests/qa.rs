@@ -5,11 +5,12 @@ use std::fs;
 
 use std::collections::BTreeMap;
 
-use kefu::jobs::qa::Rules;
+use kefu::jobs::qa::{self, Reviews, Rules};
 use kefu::model::Role;
+use kefu::store::schema::batch_to_qa_flags;
 use serde::Deserialize;
 
-use crate::common::{fixtures, repo_file};
+use crate::common::{date, fixtures, lock, new_dataset, repo_file};
 
 const CATEGORIES: [&str; 5] = ["promise", "rude", "absolute", "privacy", "deflection"];
 
@@ -205,4 +206,91 @@ fn the_worked_examples_of_design_md_get_their_verdicts() {
         found.dedup();
         assert_eq!(found, expected, "{reply}: {:?}", check.hits);
     }
+}
+
+/// The qa job over a small store: the flags of each day with the user turn each reply
+/// answered, the folds a match needed, a reviewer's verdict carried over, and a rerun
+/// that writes the same file.
+#[test]
+fn the_qa_job_writes_explained_flags_and_carries_review_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = new_dataset(dir.path());
+    let lock = lock(&dataset);
+    kefu::collector::import::import(
+        &dataset,
+        &lock,
+        &[fixtures().join("qa/job/conversations.jsonl")],
+        &kefu::collector::import::ImportOptions::default(),
+    )
+    .unwrap();
+    let rude_reply = dataset
+        .read_event_rows(date("2026-10-12"), date("2026-10-12"))
+        .unwrap()
+        .into_iter()
+        .find(|event| {
+            event
+                .text
+                .as_deref()
+                .is_some_and(|t| t.starts_with("催什么催"))
+        })
+        .unwrap();
+    let reviews_path = dir.path().join("qa-reviews.csv");
+    fs::write(
+        &reviews_path,
+        format!(
+            "event_id,rule_id,verdict,reviewer,note\n{},rude.impatience,false_positive,王敏,test\n",
+            rude_reply.event_id
+        ),
+    )
+    .unwrap();
+    let reviews = Reviews::load(&reviews_path).unwrap();
+    let rules = rules();
+
+    let mut lines = Vec::new();
+    for day in ["2026-10-12", "2026-10-13"] {
+        let summary = qa::run(&dataset, &lock, date(day), &rules, &reviews).unwrap();
+        lines.push(format!(
+            "{day}: {} replies, {} flags, {} false positive",
+            summary.replies, summary.flags, summary.false_positives
+        ));
+        for batch in dataset.read_partition("qa_flags", date(day)).unwrap() {
+            for flag in batch_to_qa_flags(&batch).unwrap() {
+                assert_eq!(flag.rules_version, rules.version);
+                let span: String = flag
+                    .text
+                    .chars()
+                    .skip(flag.start_char as usize)
+                    .take((flag.end_char - flag.start_char) as usize)
+                    .collect();
+                assert_eq!(span, flag.matched, "offsets point at what was written");
+                lines.push(format!(
+                    "  {} {} {}/{} [{}] {:?} context={:?} normalisation={:?} verdict={:?}",
+                    flag.openid,
+                    flag.agent.as_deref().unwrap_or("-"),
+                    flag.category,
+                    flag.rule_id,
+                    flag.severity,
+                    flag.matched,
+                    flag.context,
+                    flag.normalisation,
+                    flag.verdict
+                ));
+            }
+        }
+    }
+    insta::assert_snapshot!("qa_job_flags", lines.join("\n"));
+
+    let file = dataset
+        .partition_files("qa_flags", date("2026-10-12"))
+        .unwrap();
+    let before = fs::read(&file[0]).unwrap();
+    qa::run(&dataset, &lock, date("2026-10-12"), &rules, &reviews).unwrap();
+    let file = dataset
+        .partition_files("qa_flags", date("2026-10-12"))
+        .unwrap();
+    assert_eq!(
+        fs::read(&file[0]).unwrap(),
+        before,
+        "a rerun writes the same bytes"
+    );
 }

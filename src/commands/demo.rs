@@ -10,8 +10,12 @@ use super::{generate_into, Context, LOCK_WAIT};
 use crate::cli::DemoArgs;
 use crate::error::UsageError;
 use crate::gen::GenConfig;
+use crate::gen::ReplyTruth;
+use crate::jobs::qa::{self, Reviews, Rules};
 use crate::jobs::segment::{self, SegmentSummary};
+use crate::model::QaFlag;
 use crate::sql::{OutputFormat, SqlSession};
+use crate::store::schema::batch_to_qa_flags;
 use crate::store::Dataset;
 use crate::text::segment::Segmenter;
 
@@ -62,6 +66,16 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         segmented.tokens += day_summary.tokens;
     }
     let segment_s = segment_started.elapsed().as_secs_f64();
+    let qa_started = std::time::Instant::now();
+    let rules = Rules::built_in();
+    let mut qa_flags: Vec<QaFlag> = Vec::new();
+    for day in dataset.partitions("events")? {
+        qa::run(&dataset, &lock, day, &rules, &Reviews::default())?;
+        for batch in dataset.read_partition("qa_flags", day)? {
+            qa_flags.extend(batch_to_qa_flags(&batch)?);
+        }
+    }
+    let qa_s = qa_started.elapsed().as_secs_f64();
     drop(lock);
 
     println!(
@@ -127,9 +141,26 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         OutputFormat::Table,
         &mut stdout,
     )?;
+    let planted = score_against_truth(&summary.truth.replies, &qa_flags);
+    println!(
+        "\nQA checked every agent reply in {qa_s:.1}s: {} flags. Of the {} planted bad replies it found {}; \
+         of the {} hard negatives it flagged {}.",
+        qa_flags.len(),
+        planted.planted,
+        planted.found,
+        planted.hard_negatives,
+        planted.false_alarms
+    );
+    session.run(
+        "SELECT category, rule_id, count(*) AS flags, count(DISTINCT agent) AS agents, \
+         any_value(matched) AS example FROM qa_flags GROUP BY ALL ORDER BY flags DESC LIMIT 12",
+        OutputFormat::Table,
+        &mut stdout,
+    )?;
     println!("\nWritten:");
     println!("  events   {}", dataset.table_dir("events").display());
     println!("  tokens   {}", dataset.table_dir("tokens").display());
+    println!("  qa_flags {}", dataset.table_dir("qa_flags").display());
     println!("  truth    {}", dataset.root().join("truth").display());
     println!(
         "\nTry:  cargo run -- --data {} sql -e \"SELECT agent, count(*) FROM events WHERE role = 'agent' GROUP BY 1\"",
@@ -138,4 +169,31 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
     println!("      cargo run -- --data {} status", data.display());
     println!("\n{}", args.out.display());
     Ok(())
+}
+
+/// How the QA rules did on the generator's planted replies.
+pub struct PlantedScore {
+    pub planted: usize,
+    pub found: usize,
+    pub hard_negatives: usize,
+    pub false_alarms: usize,
+}
+
+pub fn score_against_truth(truth: &[ReplyTruth], flags: &[QaFlag]) -> PlantedScore {
+    let flagged: std::collections::HashSet<&str> =
+        flags.iter().map(|flag| flag.event_id.as_str()).collect();
+    let (bad, clean): (Vec<&ReplyTruth>, Vec<&ReplyTruth>) =
+        truth.iter().partition(|reply| reply.expected == "flag");
+    PlantedScore {
+        planted: bad.len(),
+        found: bad
+            .iter()
+            .filter(|r| flagged.contains(r.event_id.as_str()))
+            .count(),
+        hard_negatives: clean.len(),
+        false_alarms: clean
+            .iter()
+            .filter(|r| flagged.contains(r.event_id.as_str()))
+            .count(),
+    }
 }

@@ -6,6 +6,7 @@ mod bench_collector;
 mod demo;
 mod gen;
 mod import;
+mod qa;
 mod serve;
 mod sql;
 mod status;
@@ -47,7 +48,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve::run(cli_data.as_deref(), &args),
         Command::Pull(_) => not_yet("pull"),
         Command::Run(_) => not_yet("run"),
-        Command::Qa(_) => not_yet("qa"),
+        Command::Qa(command) => qa::run(&context, &command),
         Command::Tags(_) => not_yet("tags"),
         Command::Export(_) => not_yet("export"),
         Command::Retention(_) => not_yet("retention"),

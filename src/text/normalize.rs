@@ -120,7 +120,9 @@ pub fn normalize(original: &str) -> Normalized {
         };
         let mut c = simple;
         if let Some(half) = fold_width(c) {
-            fold.width = true;
+            // Full-width punctuation is how Chinese is written; only full-width letters
+            // and digits (ＶＩＰ, １００) are worth telling a QA lead about.
+            fold.width = half.is_ascii_alphanumeric();
             c = half;
         }
         if is_noise(c) {

@@ -226,13 +226,10 @@ impl Rules {
         }
         let masked = view.masked(clause_start, clause_end, &semantics.not_negators);
         for negator in &semantics.negators_before {
-            if let Some(at) =
-                find_unmasked(&masked, clause_start, negator, clause_start, span.start)
-            {
-                // A negator that runs into the match is inside the claimed phrase.
-                if at + negator.chars().count() <= span.start {
-                    return Some(format!("negated by {negator} earlier in the clause"));
-                }
+            // Only negators that start before the claim: one starting inside it is part
+            // of the claimed phrase (绝对不会), one running into it negates it (不承诺).
+            if find_unmasked(&masked, clause_start, negator, clause_start, span.start).is_some() {
+                return Some(format!("negated by {negator} earlier in the clause"));
             }
         }
         for negator in &semantics.negators_after {

@@ -3,9 +3,13 @@
 //! text, the folds the match needed, and the rules' version.
 
 pub mod deflection;
+pub mod job;
 pub mod matcher;
 pub mod privacy;
+pub mod reviews;
 pub mod rules;
 
+pub use job::{flag_replies, run, QaSummary};
 pub use matcher::{Cancelled, Check, Hit};
+pub use reviews::Reviews;
 pub use rules::{Category, Rules, Severity};

@@ -308,6 +308,16 @@ impl Rules {
         Ok(rules)
     }
 
+    /// The rule file shipped in `pipelines/rules/qa.toml`, compiled in, for `kefu demo`
+    /// and runs from a folder without one.
+    pub fn built_in() -> Rules {
+        Rules::parse(
+            Path::new("pipelines/rules/qa.toml (built in)"),
+            include_str!("../../../pipelines/rules/qa.toml"),
+        )
+        .expect("the shipped rule file is valid: a test loads it")
+    }
+
     pub fn rule(&self, index: usize) -> &Rule {
         &self.rules[index]
     }
@@ -529,4 +539,113 @@ fn compile(spec: RuleFileSpec, problems: &mut Problems) -> Option<Rules> {
         regexes,
         near_within,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEMANTICS: &str = r#"
+[semantics]
+clause_ends = "，。"
+negators_before = ["无法"]
+negators_after = ["不可能"]
+not_negators = ["不用担心"]
+quote_openers = ["您说的"]
+not_absolute = ["第一步"]
+"#;
+
+    fn problems(rules: &str) -> String {
+        let source = format!("{SEMANTICS}{rules}");
+        let err = Rules::parse(Path::new("qa.toml"), &source).unwrap_err();
+        assert_eq!(crate::error::exit_code_for(&err), 2, "a usage error");
+        format!("{err:#}")
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_file_and_line() {
+        let message = problems("\n[[rule]]\nid = \"promise.x\"\ncategory = promise\n");
+        assert!(message.starts_with("qa.toml:12:"), "{message}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_line() {
+        let message = problems(
+            r#"
+[[rule]]
+id = "promise.a"
+category = "promis"
+severity = "high"
+description = "d"
+phrases = ["终身免费"]
+hit = ["终身免费"]
+miss = ["好的"]
+
+[[rule]]
+id = "rude.b"
+category = "rude"
+severity = "high"
+description = "d"
+regexes = ["听不懂(吗"]
+hit = ["听不懂吗"]
+miss = ["好的"]
+"#,
+        );
+        assert!(message.contains("2 problem(s)"), "{message}");
+        assert!(
+            message.contains("qa.toml:12: rule `promise.a`: unknown category `promis`"),
+            "{message}"
+        );
+        assert!(
+            message.contains("qa.toml:24: rule `rude.b`: invalid match regex"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_rule_without_examples_or_with_two_detectors_is_refused() {
+        let message = problems(
+            r#"
+[[rule]]
+id = "privacy.x"
+category = "privacy"
+severity = "high"
+description = "d"
+privacy = "mobile"
+phrases = ["电话"]
+hit = []
+miss = []
+"#,
+        );
+        assert!(message.contains("give exactly one of"), "{message}");
+        assert!(message.contains("at least one `hit`"), "{message}");
+    }
+
+    #[test]
+    fn the_version_follows_the_file_content() {
+        let rule = r#"
+[[rule]]
+id = "promise.a"
+category = "promise"
+severity = "high"
+description = "d"
+phrases = ["終身免費"]
+hit = ["终身免费"]
+miss = ["好的"]
+"#;
+        let one = Rules::parse(Path::new("a.toml"), &format!("{SEMANTICS}{rule}")).unwrap();
+        let same = Rules::parse(Path::new("b.toml"), &format!("{SEMANTICS}{rule}")).unwrap();
+        let other = Rules::parse(Path::new("a.toml"), &format!("{SEMANTICS}{rule}\n")).unwrap();
+        assert_eq!(one.version, same.version);
+        assert_ne!(one.version, other.version);
+        assert_eq!(one.version.len(), 12);
+        // Phrases are normalised like the text they are matched against.
+        let check = one.check("亲，终身免费哦", Role::Agent);
+        assert_eq!(check.hits.len(), 1);
+        assert_eq!((check.hits[0].start_char, check.hits[0].end_char), (2, 6));
+        assert!(
+            one.check("终身免费", Role::User).hits.is_empty(),
+            "users are not QA'd"
+        );
+    }
 }
