@@ -72,14 +72,19 @@ pub struct Quarantine {
 }
 
 impl Quarantine {
+    /// Two quarantines opened in the same millisecond (the collector opens one per bad
+    /// request) must not share a file, so the name carries a process-wide sequence.
     pub fn new(quarantine_dir: &Path, run_name: &str) -> Quarantine {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
         let now = Utc::now();
         let path = quarantine_dir
             .join(format!("dt={}", now.format("%Y-%m-%d")))
             .join(format!(
-                "{run_name}-{}-{}.jsonl",
+                "{run_name}-{}-{}-{}.jsonl",
                 now.format("%H%M%S%3f"),
-                std::process::id()
+                std::process::id(),
+                SEQUENCE.fetch_add(1, Ordering::Relaxed)
             ));
         Quarantine {
             path,
@@ -94,7 +99,11 @@ impl Quarantine {
                 fs::create_dir_all(parent)
                     .with_context(|| format!("creating {}", parent.display()))?;
             }
-            let file = File::create(&self.path)
+            // Never truncate: an existing file holds records already acknowledged.
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&self.path)
                 .with_context(|| format!("creating {}", self.path.display()))?;
             self.writer = Some(BufWriter::new(file));
         }
