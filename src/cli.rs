@@ -257,8 +257,15 @@ pub struct BenchArgs {
     pub dir: Option<PathBuf>,
     /// Benchmark the callback collector instead: a load client against `kefu serve` on
     /// loopback, safe mode, write-ahead log with fsync on
-    #[arg(long)]
+    #[arg(long, conflicts_with = "text")]
     pub collector: bool,
+    /// Benchmark the text jobs instead: normalise + segment + qa over the generated
+    /// events' messages against bare jieba-rs `cut` of the same text, on all cores
+    #[arg(long)]
+    pub text: bool,
+    /// Rounds of the text benchmark; the median round is reported
+    #[arg(long, default_value_t = 3, requires = "text")]
+    pub rounds: usize,
     /// Callbacks the collector benchmark sends
     #[arg(long, default_value_t = 50_000, requires = "collector")]
     pub requests: u64,

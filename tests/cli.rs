@@ -166,3 +166,94 @@ fn demo_makes_a_fresh_folder_and_prints_its_path() {
     assert_eq!(output.status.code(), Some(2));
     assert!(foreign.join("notes.txt").exists());
 }
+
+#[test]
+fn qa_check_explains_a_reply_and_its_cancelled_matches() {
+    let output = kefu(&[
+        "qa",
+        "check",
+        "不好意思，我们保 证 终身免費！您说的“全网最低”不是我们说的",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    for expected in [
+        "normalised  不好意思,我们保证终身免费!您说的“全网最低”不是我们说的",
+        "match       promise.guarantee [promise, high] chars 7..10: 保 证 (inserted symbols removed)",
+        "match       promise.lifetime [promise, high] chars 11..15: 终身免費 (traditional folded)",
+        "cancelled   absolute.superlative on 全网最低: inside quotation marks",
+        "verdict     flagged: promise",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    let clean = stdout(&kefu(&["qa", "check", "第一步先重启，最晚明天到"]));
+    assert!(clean.contains("verdict     clean"), "{clean}");
+}
+
+#[test]
+fn a_broken_rule_file_stops_with_file_line_and_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("qa.toml");
+    let shipped = std::fs::read_to_string(crate::common::repo_file("pipelines/rules/qa.toml"))
+        .unwrap()
+        .replacen("category = \"rude\"", "category = \"rudeness\"", 1);
+    std::fs::write(&rules, shipped).unwrap();
+    let output = kefu(&["qa", "check", "--rules", rules.to_str().unwrap(), "好的"]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("qa.toml:") && err.contains("unknown category `rudeness`"),
+        "{err}"
+    );
+    assert!(stdout(&output).is_empty(), "nothing ran");
+}
+
+/// A backtest of a rule file that drops a phrase and adds one lists both sides.
+#[test]
+fn qa_backtest_lists_what_a_changed_rule_file_adds_and_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let conversation = fixtures().join("qa/job/conversations.jsonl");
+    let output = kefu(&["--data", data, "import", conversation.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let shipped =
+        std::fs::read_to_string(crate::common::repo_file("pipelines/rules/qa.toml")).unwrap();
+    let changed = shipped
+        .replacen("\"催什么催\", \"催什么\", ", "", 1)
+        .replacen("\"爱买不买\",", "\"爱买不买\", \"仓库又不是\",", 1);
+    assert_ne!(changed, shipped);
+    let candidate = dir.path().join("candidate.toml");
+    std::fs::write(&candidate, changed).unwrap();
+    let output = kefu(&[
+        "--data",
+        data,
+        "qa",
+        "backtest",
+        candidate.to_str().unwrap(),
+        "--from",
+        "2026-10-12",
+        "--to",
+        "2026-10-13",
+        "--current",
+        crate::common::repo_file("pipelines/rules/qa.toml")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("6 replies from 2026-10-12 to 2026-10-13"),
+        "{out}"
+    );
+    let (added, dropped) = out.split_once("the change drops these").unwrap();
+    assert!(added.contains("would flag: 1\n"), "{out}");
+    assert!(
+        added.contains("rude.taboo") && added.contains("仓库又不是 |"),
+        "{out}"
+    );
+    assert!(dropped.starts_with("): 1\n"), "{out}");
+    assert!(
+        dropped.contains("rude.impatience") && dropped.contains("催什么催 |"),
+        "{out}"
+    );
+}

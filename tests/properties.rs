@@ -96,4 +96,19 @@ proptest! {
             prop_assert_eq!(refolded, c.to_string(), "{} came from {}", c, from);
         }
     }
+
+    /// The segmenter's fast path gives the same view as the full normalisation, and a
+    /// message gets the same view whether its traditional characters come first or not.
+    #[test]
+    fn the_view_text_fast_path_agrees_with_the_full_view(
+        written in "[终身免费終費級會員日優惠券嗎ＶＩＰvip 　\\-*😊，,。“”0-9１２a-zA-Z]{0,40}"
+    ) {
+        let full = kefu::text::normalize::normalize(&written).text;
+        prop_assert_eq!(kefu::text::normalize::view_text(&written), full.clone());
+        let simplified: String = written.chars().map(|c| {
+            kefu::text::normalize::normalize(&c.to_string()).text.chars().next().unwrap_or(' ')
+        }).filter(|c| *c != ' ').collect();
+        let full_without_noise: String = full.chars().filter(|c| *c != ' ').collect();
+        prop_assert_eq!(full_without_noise, simplified);
+    }
 }

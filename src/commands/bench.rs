@@ -58,6 +58,9 @@ pub fn run(_context: &Context, args: &BenchArgs) -> Result<()> {
     if args.collector {
         return super::bench_collector::run(args);
     }
+    if args.text {
+        return super::bench_text::run(args);
+    }
     let scratch = match &args.dir {
         Some(dir) => {
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::model::Role;
 use crate::store::schema::{tokens_schema, tokens_to_batch};
 use crate::store::{Dataset, WriteLock};
-use crate::text::segment::Segmenter;
+use crate::text::segment::{Segmenter, Words};
 
 /// What one day's run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -21,14 +21,14 @@ pub struct SegmentSummary {
 
 /// The pure core: (event_id, text) rows to (event_id, words), in parallel over chunks
 /// big enough that rayon's overhead stays small next to jieba's work.
-pub fn segment_texts(
+pub fn segment_texts<'a>(
     segmenter: &Segmenter,
-    texts: &[(String, String)],
-) -> Vec<(String, Vec<String>)> {
+    texts: &'a [(String, String)],
+) -> Vec<(&'a str, Words)> {
     texts
         .par_iter()
         .with_min_len(256)
-        .map(|(event_id, text)| (event_id.clone(), segmenter.tokens(text)))
+        .map(|(event_id, text)| (event_id.as_str(), segmenter.words(text)))
         .collect()
 }
 
@@ -60,7 +60,7 @@ pub fn run(
             .sum(),
         tokens: rows.iter().map(|(_, words)| words.len() as u64).sum(),
     };
-    let batch = tokens_to_batch(&rows)?;
+    let batch = tokens_to_batch(rows.iter().map(|(id, words)| (*id, words.iter())))?;
     dataset.replace_partition(lock, "tokens", date, tokens_schema(), &[batch])?;
     Ok(summary)
 }

@@ -60,9 +60,12 @@ pub fn tokens_schema() -> SchemaRef {
 }
 
 /// Builds a `tokens` batch from (event_id, words) rows, in the order given.
-pub fn tokens_to_batch(rows: &[(String, Vec<String>)]) -> Result<RecordBatch> {
+pub fn tokens_to_batch<'a, W>(rows: impl IntoIterator<Item = (&'a str, W)>) -> Result<RecordBatch>
+where
+    W: IntoIterator<Item = &'a str>,
+{
     use arrow::array::ListBuilder;
-    let mut event_id = StringBuilder::with_capacity(rows.len(), rows.len() * 34);
+    let mut event_id = StringBuilder::new();
     let mut tokens = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
         "item",
         DataType::Utf8,

@@ -5,6 +5,9 @@
 //! from and which folds it needed, so a flag points at what was written and says how
 //! the writer disguised it.
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
 /// Which folds one character of the view needed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Folds {
@@ -104,20 +107,60 @@ fn fold_width(c: char) -> Option<char> {
     }
 }
 
-/// Builds the matching view of `original`.
-pub fn normalize(original: &str) -> Normalized {
+/// The CJK blocks where fast2s's table has entries.
+const CJK: [std::ops::RangeInclusive<u32>; 2] = [0x3400..=0x9FFF, 0xF900..=0xFAFF];
+
+/// One bit per Basic Multilingual Plane character: does fast2s change it on its own?
+/// Built once from fast2s itself, so it follows whatever table the crate ships. A
+/// message whose only traditional characters are ones fast2s converts only in context
+/// (著 in 看著, 藉 in 藉口) is left as written; such a message is vanishingly rare,
+/// since traditional text carries other traditional characters.
+static TRADITIONAL: LazyLock<Vec<u64>> = LazyLock::new(|| {
+    let mut bits = vec![0u64; 0x10000 / 64];
+    let mut one = String::with_capacity(4);
+    for code in CJK.into_iter().flatten() {
+        let Some(c) = char::from_u32(code) else {
+            continue;
+        };
+        one.clear();
+        one.push(c);
+        if fast2s::convert(&one) != one {
+            bits[code as usize / 64] |= 1 << (code % 64);
+        }
+    }
+    bits
+});
+
+fn is_traditional(c: char) -> bool {
+    let code = c as u32;
+    (0x3400..0x10000).contains(&code) && TRADITIONAL[code as usize / 64] & (1 << (code % 64)) != 0
+}
+
+/// Walks the view of `original`: for each character kept, its folded form, the index
+/// of the original character and the folds it needed.
+fn walk(original: &str, mut keep: impl FnMut(char, usize, Folds)) {
     // fast2s maps character for character (with a little context), so the two strings
-    // line up one to one.
-    let simplified = fast2s::convert(original);
-    let mut text = String::with_capacity(original.len());
-    let mut source = Vec::with_capacity(original.len() / 3 + 1);
-    let mut folds = Vec::with_capacity(original.len() / 3 + 1);
+    // line up one to one. Most messages hold no traditional character at all, and
+    // for them its per-character table lookups were most of normalising's cost.
+    let simplified = if original.chars().any(is_traditional) {
+        Cow::Owned(fast2s::convert(original))
+    } else {
+        Cow::Borrowed(original)
+    };
     let mut skipped = false;
+    let mut kept_any = false;
     for (index, (written, simple)) in original.chars().zip(simplified.chars()).enumerate() {
         let mut fold = Folds {
             traditional: simple != written,
             ..Folds::default()
         };
+        // The common case, a CJK ideograph: never noise, never width- or case-folded.
+        if ('\u{4E00}'..='\u{9FFF}').contains(&simple) {
+            fold.skipped_before = std::mem::take(&mut skipped);
+            kept_any = true;
+            keep(simple, index, fold);
+            continue;
+        }
         let mut c = simple;
         if let Some(half) = fold_width(c) {
             // Full-width punctuation is how Chinese is written; only full-width letters
@@ -126,7 +169,7 @@ pub fn normalize(original: &str) -> Normalized {
             c = half;
         }
         if is_noise(c) {
-            skipped = !text.is_empty();
+            skipped = kept_any;
             continue;
         }
         if c.is_ascii_uppercase() {
@@ -134,15 +177,33 @@ pub fn normalize(original: &str) -> Normalized {
             c = c.to_ascii_lowercase();
         }
         fold.skipped_before = std::mem::take(&mut skipped);
+        kept_any = true;
+        keep(c, index, fold);
+    }
+}
+
+/// Builds the matching view of `original`.
+pub fn normalize(original: &str) -> Normalized {
+    let mut text = String::with_capacity(original.len());
+    let mut source = Vec::with_capacity(original.len() / 3 + 1);
+    let mut folds = Vec::with_capacity(original.len() / 3 + 1);
+    walk(original, |c, index, fold| {
         text.push(c);
         source.push(index);
         folds.push(fold);
-    }
+    });
     Normalized {
         text,
         source,
         folds,
     }
+}
+
+/// Only the view's text, for the segmenter, which needs no way back to the original.
+pub fn view_text(original: &str) -> String {
+    let mut text = String::with_capacity(original.len());
+    walk(original, |c, _, _| text.push(c));
+    text
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! match that the built-in semantics cancelled kept beside them so `kefu qa check` can
 //! say why a phrase did not count.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use super::deflection;
@@ -53,7 +54,9 @@ impl Rules {
     /// Checks one reply written by `role`.
     pub fn check(&self, reply: &str, role: Role) -> Check {
         let normalized = normalize(reply);
-        let view = View::new(&normalized, reply);
+        // Most replies match nothing; the character view is built only for those that do.
+        let view_cell = OnceCell::new();
+        let view = || view_cell.get_or_init(|| View::new(&normalized, reply));
         let mut candidates: BTreeMap<usize, Vec<Span>> = BTreeMap::new();
         let applies = |rule: usize| self.rules[rule].roles.contains(&role);
 
@@ -64,7 +67,7 @@ impl Rules {
             if !applies(rule) {
                 continue;
             }
-            let span = view.span(found.start(), found.end());
+            let span = view().span(found.start(), found.end());
             match part {
                 Part::Phrase => candidates.entry(rule).or_default().push(span),
                 Part::NearA(slot) => near_sides.entry((rule, slot)).or_default().0.push(span),
@@ -75,13 +78,11 @@ impl Rules {
             let within = self.near_within[slot];
             for a in &a_side {
                 for b in &b_side {
-                    let gap = if a.end <= b.start {
-                        b.start - a.end
-                    } else if b.end <= a.start {
-                        a.start - b.end
-                    } else {
-                        0
-                    };
+                    // Characters between the two; overlapping halves are 0 apart.
+                    let gap = b
+                        .start
+                        .saturating_sub(a.end)
+                        .max(a.start.saturating_sub(b.end));
                     if gap <= within {
                         candidates.entry(rule).or_default().push(Span {
                             start: a.start.min(b.start),
@@ -102,12 +103,19 @@ impl Rules {
                         candidates
                             .entry(*rule)
                             .or_default()
-                            .push(view.span(found.start(), found.end()));
+                            .push(view().span(found.start(), found.end()));
                     }
                 }
             }
         }
 
+        // Every leak the privacy detector finds, once for all privacy rules; a leak
+        // needs digits, so a reply without any skips it.
+        let leaks = if normalized.text.bytes().any(|b| b.is_ascii_digit()) {
+            privacy::find(&normalized)
+        } else {
+            Vec::new()
+        };
         let mut hits = Vec::new();
         let mut cancelled = Vec::new();
         for (index, rule) in self.rules.iter().enumerate() {
@@ -116,8 +124,8 @@ impl Rules {
             }
             let spans = match &rule.detector {
                 Detector::Patterns { .. } => candidates.remove(&index).unwrap_or_default(),
-                Detector::Privacy(leak) => privacy::find(&normalized)
-                    .into_iter()
+                Detector::Privacy(leak) => leaks
+                    .iter()
                     .filter(|finding| finding.leak == *leak)
                     .map(|finding| Span {
                         start: finding.start,
@@ -125,12 +133,12 @@ impl Rules {
                     })
                     .collect(),
                 Detector::WholeReply(whole) => {
-                    if deflection::only_points_elsewhere(whole, &view.chars, &self.semantics)
-                        && !view.chars.is_empty()
+                    if whole.pointers.is_match(&normalized.text)
+                        && deflection::only_points_elsewhere(whole, &view().chars, &self.semantics)
                     {
                         vec![Span {
                             start: 0,
-                            end: view.chars.len(),
+                            end: view().chars.len(),
                         }]
                     } else {
                         Vec::new()
@@ -138,7 +146,8 @@ impl Rules {
                 }
             };
             for span in merge(spans) {
-                match self.cancel_reason(index, &view, span) {
+                let view = view();
+                match self.cancel_reason(index, view, span) {
                     Some(reason) => cancelled.push(Cancelled {
                         rule_id: rule.id.clone(),
                         matched: view.original_text(span),

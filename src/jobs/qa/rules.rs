@@ -648,4 +648,50 @@ miss = ["好的"]
             "users are not QA'd"
         );
     }
+
+    #[test]
+    fn near_pairs_not_followed_by_and_exclusions_narrow_a_rule() {
+        let rule = r#"
+[[rule]]
+id = "promise.refund_by_date"
+category = "promise"
+severity = "medium"
+description = "a refund tied to a date"
+near = [{ a = ["退款"], b = ["今天", "明天"], within = 4 }]
+not_followed_by = ["吗"]
+exclude = ["明天(上午|下午)?再"]
+hit = ["退款明天一定到"]
+miss = ["退款的事明天再说"]
+"#;
+        let rules = Rules::parse(Path::new("a.toml"), &format!("{SEMANTICS}{rule}")).unwrap();
+        let flagged = |text: &str| {
+            rules
+                .check(text, Role::Agent)
+                .hits
+                .iter()
+                .map(|h| h.matched.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            flagged("今天给您退款到账"),
+            ["今天给您退款"],
+            "either order"
+        );
+        assert_eq!(flagged("退款明天一定到"), ["退款明天"]);
+        assert!(
+            flagged("退款手续比较多，一般三到五个工作日，明天").is_empty(),
+            "too far apart"
+        );
+        assert!(
+            flagged("退款明天能到吗").is_empty(),
+            "a question, not a promise"
+        );
+        let check = rules.check("退款明天再帮您查", Role::Agent);
+        assert!(check.hits.is_empty());
+        assert!(
+            check.cancelled[0].reason.starts_with("excluded by"),
+            "{:?}",
+            check.cancelled
+        );
+    }
 }
