@@ -294,3 +294,20 @@ fn the_qa_job_writes_explained_flags_and_carries_review_verdicts() {
         "a rerun writes the same bytes"
     );
 }
+
+/// The job's quick scan may skip the full check only where the full check finds
+/// nothing: on every labelled reply both give the same flags.
+#[test]
+fn the_quick_scan_never_loses_a_flag() {
+    let rules = rules();
+    for (name, line, case) in evaluation_set() {
+        for role in [Role::Agent, Role::Bot] {
+            assert_eq!(
+                rules.hits(&case.reply, role),
+                rules.check(&case.reply, role).hits,
+                "{name}:{line}: {}",
+                case.reply
+            );
+        }
+    }
+}

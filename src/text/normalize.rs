@@ -5,7 +5,6 @@
 //! from and which folds it needed, so a flag points at what was written and says how
 //! the writer disguised it.
 
-use std::borrow::Cow;
 use std::sync::LazyLock;
 
 /// Which folds one character of the view needed.
@@ -139,46 +138,47 @@ fn is_traditional(c: char) -> bool {
 /// Walks the view of `original`: for each character kept, its folded form, the index
 /// of the original character and the folds it needed.
 fn walk(original: &str, mut keep: impl FnMut(char, usize, Folds)) {
-    // fast2s maps character for character (with a little context), so the two strings
-    // line up one to one. Most messages hold no traditional character at all, and
-    // for them its per-character table lookups were most of normalising's cost.
-    let simplified = if original.chars().any(is_traditional) {
-        Cow::Owned(fast2s::convert(original))
-    } else {
-        Cow::Borrowed(original)
-    };
     let mut skipped = false;
     let mut kept_any = false;
-    for (index, (written, simple)) in original.chars().zip(simplified.chars()).enumerate() {
+    let mut step = |index: usize, written: char, simple: char| {
         let mut fold = Folds {
             traditional: simple != written,
             ..Folds::default()
         };
-        // The common case, a CJK ideograph: never noise, never width- or case-folded.
-        if ('\u{4E00}'..='\u{9FFF}').contains(&simple) {
-            fold.skipped_before = std::mem::take(&mut skipped);
-            kept_any = true;
-            keep(simple, index, fold);
-            continue;
-        }
         let mut c = simple;
-        if let Some(half) = fold_width(c) {
-            // Full-width punctuation is how Chinese is written; only full-width letters
-            // and digits (ＶＩＰ, １００) are worth telling a QA lead about.
-            fold.width = half.is_ascii_alphanumeric();
-            c = half;
-        }
-        if is_noise(c) {
-            skipped = kept_any;
-            continue;
-        }
-        if c.is_ascii_uppercase() {
-            fold.case = true;
-            c = c.to_ascii_lowercase();
+        // The common case, a CJK ideograph, is never noise nor width- or case-folded.
+        if !('\u{4E00}'..='\u{9FFF}').contains(&c) {
+            if let Some(half) = fold_width(c) {
+                // Full-width punctuation is how Chinese is written; only full-width
+                // letters and digits (ＶＩＰ, １００) are worth telling a QA lead about.
+                fold.width = half.is_ascii_alphanumeric();
+                c = half;
+            }
+            if is_noise(c) {
+                skipped = kept_any;
+                return;
+            }
+            if c.is_ascii_uppercase() {
+                fold.case = true;
+                c = c.to_ascii_lowercase();
+            }
         }
         fold.skipped_before = std::mem::take(&mut skipped);
         kept_any = true;
         keep(c, index, fold);
+    };
+    // fast2s maps character for character (with a little context), so the two strings
+    // line up one to one. Most messages hold no traditional character at all, and for
+    // them its per-character table lookups were most of normalising's cost.
+    if original.chars().any(is_traditional) {
+        let simplified = fast2s::convert(original);
+        for (index, (written, simple)) in original.chars().zip(simplified.chars()).enumerate() {
+            step(index, written, simple);
+        }
+    } else {
+        for (index, c) in original.chars().enumerate() {
+            step(index, c, c);
+        }
     }
 }
 

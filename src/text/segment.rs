@@ -11,6 +11,18 @@ use rustc_hash::FxHashSet;
 use super::normalize::view_text;
 use crate::error::UsageError;
 
+/// A word with a letter or ideograph in it, not only digits or punctuation. Runs once
+/// per token, so the common case (a word starting with a CJK ideograph) skips the
+/// Unicode table search of `char::is_alphabetic`.
+fn says_something(word: &str) -> bool {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some('\u{4E00}'..='\u{9FFF}') => true,
+        Some(first) => first.is_alphabetic() || chars.any(char::is_alphabetic),
+        None => false,
+    }
+}
+
 /// A message's words: byte spans of its matching view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Words {
@@ -115,7 +127,7 @@ impl Segmenter {
             .cut(&view, true)
             .into_iter()
             .map(|token| token.word)
-            .filter(|word| word.chars().any(char::is_alphabetic))
+            .filter(|word| says_something(word))
             .filter(|word| !self.stopwords.contains(*word))
             .map(|word| {
                 let start = word.as_ptr() as usize - base;

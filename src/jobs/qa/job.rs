@@ -90,8 +90,8 @@ pub fn flag_replies(
         .par_iter()
         .with_min_len(64)
         .flat_map_iter(|reply| {
-            let check = rules.check(reply.text, reply.event.role);
-            check.hits.into_iter().map(move |hit| QaFlag {
+            let hits = rules.hits(reply.text, reply.event.role);
+            hits.into_iter().map(move |hit| QaFlag {
                 event_id: reply.event.event_id.clone(),
                 ts_ms: reply.event.ts_ms,
                 account: reply.event.account.clone(),

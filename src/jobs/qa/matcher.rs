@@ -9,7 +9,7 @@ use super::deflection;
 use super::privacy;
 use super::rules::{Category, Detector, Part, Rules, Severity};
 use crate::model::Role;
-use crate::text::normalize::{normalize, Normalized};
+use crate::text::normalize::{normalize, view_text, Normalized};
 
 /// One flag: a rule's match, as a span of the original reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,43 @@ struct Span {
 }
 
 impl Rules {
-    /// Checks one reply written by `role`.
+    /// The flags of one reply written by `role`: what the qa job keeps of a check.
+    /// Most replies match nothing, so a quick scan of the view decides first whether
+    /// the full check (with its map back to the original) is worth building.
+    pub fn hits(&self, reply: &str, role: Role) -> Vec<Hit> {
+        if self.might_match(&view_text(reply)) {
+            self.check(reply, role).hits
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Whether anything could fire on this view: a phrase, a regex, a leak the privacy
+    /// detector finds, or a reply that only points elsewhere.
+    pub fn might_match(&self, view: &str) -> bool {
+        if self.phrases.is_match(view) || self.regex_set.is_match(view) {
+            return true;
+        }
+        let mut leaks = None;
+        self.rules.iter().any(|rule| match &rule.detector {
+            Detector::Patterns { .. } => false,
+            Detector::Privacy(leak) => leaks
+                .get_or_insert_with(|| privacy::find(view))
+                .iter()
+                .any(|finding| finding.leak == *leak),
+            Detector::WholeReply(whole) => {
+                whole.pointers.is_match(view)
+                    && deflection::only_points_elsewhere(
+                        whole,
+                        &view.chars().collect::<Vec<_>>(),
+                        &self.semantics,
+                    )
+            }
+        })
+    }
+
+    /// Checks one reply written by `role`, keeping what `kefu qa check` explains: the
+    /// view, the flags, and the matches the semantics cancelled.
     pub fn check(&self, reply: &str, role: Role) -> Check {
         let normalized = normalize(reply);
         // Most replies match nothing; the character view is built only for those that do.
@@ -112,7 +148,7 @@ impl Rules {
         // Every leak the privacy detector finds, once for all privacy rules; a leak
         // needs digits, so a reply without any skips it.
         let leaks = if normalized.text.bytes().any(|b| b.is_ascii_digit()) {
-            privacy::find(&normalized)
+            privacy::find(&normalized.text)
         } else {
             Vec::new()
         };

@@ -9,7 +9,6 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::text::normalize::Normalized;
 use crate::text::numbers::{is_id_number, luhn_valid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,9 +63,10 @@ static HOME_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid regex")
 });
 
-/// Finds every leak in a reply's matching view.
-pub fn find(view: &Normalized) -> Vec<Finding> {
-    let chars: Vec<char> = view.text.chars().collect();
+/// Finds every leak in a reply's matching view (`Normalized::text`); spans are in
+/// the view's characters.
+pub fn find(view: &str) -> Vec<Finding> {
+    let chars: Vec<char> = view.chars().collect();
     let mut findings = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -100,7 +100,7 @@ pub fn find(view: &Normalized) -> Vec<Finding> {
             findings.push(Finding { leak, start, end });
         }
     }
-    let text = &view.text;
+    let text = view;
     // Every address the pattern takes has a 号; most replies have none.
     let addresses = text.contains('号').then(|| HOME_ADDRESS.find_iter(text));
     for found in addresses.into_iter().flatten() {
@@ -162,7 +162,7 @@ mod tests {
 
     fn leaks(reply: &str) -> Vec<(&'static str, String)> {
         let view = normalize(reply);
-        find(&view)
+        find(&view.text)
             .into_iter()
             .map(|finding| {
                 let (start, end) = view.original_span(finding.start, finding.end);

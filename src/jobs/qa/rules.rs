@@ -6,7 +6,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use anyhow::{Context, Result};
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
@@ -523,8 +523,11 @@ fn compile(spec: RuleFileSpec, problems: &mut Problems) -> Option<Rules> {
     if !problems.found.is_empty() {
         return None;
     }
+    // A DFA: more memory than the default automaton, but every reply of the night is
+    // scanned, and the rule file's few hundred phrases keep it small.
     let phrases = AhoCorasickBuilder::new()
         .match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::DFA))
         .build(&patterns)
         .expect("phrase lists of a rule file fit Aho-Corasick's limits");
     let regex_set = RegexSet::new(&regex_sources).expect("each regex compiled alone");
