@@ -267,3 +267,70 @@ pub struct QaFlag {
     /// confirmed or false_positive, carried from the review file; None until reviewed.
     pub verdict: Option<String>,
 }
+
+/// Who ended a turn (`turns.answered_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnsweredBy {
+    Agent,
+    /// Only the bot replied (it keeps WeChat's window open, but answers nothing).
+    Bot,
+    None,
+}
+
+impl AnsweredBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnsweredBy::Agent => "agent",
+            AnsweredBy::Bot => "bot",
+            AnsweredBy::None => "none",
+        }
+    }
+}
+
+/// One row of `turns` (DESIGN.md): the user's message(s) and the human reply they got,
+/// or did not. Every turn is a row; nothing is pre-averaged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    pub session_id: String,
+    pub openid: String,
+    /// The agent who answered; None if nobody did.
+    pub agent: Option<String>,
+    pub answered_by: AnsweredBy,
+    pub first_user_ts_ms: i64,
+    pub last_user_ts_ms: i64,
+    pub reply_ts_ms: Option<i64>,
+    /// Wall-clock seconds from the first user message to the human reply.
+    pub reply_s: Option<i64>,
+    /// The same span counted only inside the business calendar.
+    pub business_reply_s: Option<i64>,
+    /// No agent or bot reply within 48 h of the last user message.
+    pub breach: bool,
+    /// Unanswered, and its 48 h reach past the data end: neither breach nor on time yet.
+    pub censored: bool,
+}
+
+/// One row of `sessions` (DESIGN.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub session_id: String,
+    pub openid: String,
+    /// The first agent who took the session.
+    pub agent: Option<String>,
+    /// Every agent who took part, in order (transfers add to it).
+    pub agents: Vec<String>,
+    pub started_ts_ms: i64,
+    pub ended_ts_ms: i64,
+    pub first_user_ts_ms: Option<i64>,
+    pub first_response_ts_ms: Option<i64>,
+    /// Customer-perceived: first user message → first human reply.
+    pub first_response_s: Option<i64>,
+    /// Agent-attributable: kf_create_session accept → that agent's first reply.
+    pub accept_response_s: Option<i64>,
+    /// Human replies in the session.
+    pub replies: u32,
+    pub user_messages: u32,
+    /// Turns nobody answered.
+    pub unanswered: u32,
+    /// Any of its turns breached the 48-hour window.
+    pub window_breach: bool,
+}

@@ -4,3 +4,4 @@
 
 pub mod qa;
 pub mod segment;
+pub mod sla;

@@ -1,0 +1,544 @@
+//! The pure core of the sla job: one conversation's events in, its sessions and turns
+//! out, by DESIGN.md's rules (README "Response times" has them in words).
+//!
+//! - A session is bounded by kf_create_session / kf_close_session where they exist;
+//!   otherwise a user message after `session_gap` of silence starts a new one.
+//! - A turn runs from a user message after a human reply (or the session start) to the
+//!   next human agent message; bot replies and system events neither end nor split it.
+//! - `breach`: no agent or bot reply within 48 h of the turn's last user message,
+//!   looked for across the whole conversation (WeChat's window is per user, not per
+//!   session). Unanswered turns whose 48 h reach past `as_of` are `censored` instead.
+
+use chrono::{DateTime, Utc};
+use regex::RegexSet;
+
+use super::calendar::Calendar;
+use crate::model::{AnsweredBy, Event, Role, Session, Turn};
+
+/// WeChat closes the customer-service window 48 hours after the user's last message.
+pub const WINDOW_MS: i64 = 48 * 3600 * 1000;
+
+/// What the core needs besides the events.
+pub struct SlaRules {
+    pub session_gap_ms: i64,
+    /// The automatic kf greetings: an agent message matching one is the bot's.
+    pub greetings: RegexSet,
+    pub calendar: Calendar,
+}
+
+/// Turns greeting templates ("您好，我是青禾客服{agent_name}…") into whole-message
+/// patterns, `{agent_name}` standing for any short name.
+pub fn greeting_patterns(templates: &[String]) -> Result<RegexSet, regex::Error> {
+    let patterns = templates.iter().map(|template| {
+        let parts: Vec<String> = template
+            .trim()
+            .split("{agent_name}")
+            .map(regex::escape)
+            .collect();
+        format!("^{}$", parts.join(".{1,12}"))
+    });
+    RegexSet::new(patterns)
+}
+
+/// Who wrote a message, as the SLA rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Speaker {
+    User,
+    Human,
+    Bot,
+    /// kf session events; everything else a system event says is ignored.
+    Create,
+    Switch,
+    Close,
+    Other,
+}
+
+fn speaker(event: &Event, rules: &SlaRules) -> Speaker {
+    match event.role {
+        Role::User if event.kind != "event" => Speaker::User,
+        Role::User => Speaker::Other,
+        Role::Bot => Speaker::Bot,
+        Role::Agent => {
+            let text = event.text.as_deref().unwrap_or_default().trim();
+            if rules.greetings.is_match(text) {
+                Speaker::Bot
+            } else {
+                Speaker::Human
+            }
+        }
+        Role::System => match event.event.as_deref() {
+            Some("kf_create_session") => Speaker::Create,
+            Some("kf_switch_session") => Speaker::Switch,
+            Some("kf_close_session") => Speaker::Close,
+            _ => Speaker::Other,
+        },
+    }
+}
+
+struct OpenTurn {
+    first_user: i64,
+    last_user: i64,
+}
+
+struct OpenSession {
+    session: Session,
+    /// Opened or accepted through kf_create_session: only kf_close_session ends it.
+    kf_bounded: bool,
+    accept: Option<(i64, Option<String>)>,
+    turn: Option<OpenTurn>,
+    turns: Vec<Turn>,
+}
+
+impl OpenSession {
+    fn start(openid: &str, ts: i64) -> OpenSession {
+        OpenSession {
+            session: Session {
+                session_id: format!("{openid}@{ts}"),
+                openid: openid.to_owned(),
+                agent: None,
+                agents: Vec::new(),
+                started_ts_ms: ts,
+                ended_ts_ms: ts,
+                first_user_ts_ms: None,
+                first_response_ts_ms: None,
+                first_response_s: None,
+                accept_response_s: None,
+                replies: 0,
+                user_messages: 0,
+                unanswered: 0,
+                window_breach: false,
+            },
+            kf_bounded: false,
+            accept: None,
+            turn: None,
+            turns: Vec::new(),
+        }
+    }
+
+    fn join(&mut self, agent: Option<&str>) {
+        if let Some(agent) = agent {
+            if self.session.agent.is_none() {
+                self.session.agent = Some(agent.to_owned());
+            }
+            if self.session.agents.last().map(String::as_str) != Some(agent) {
+                self.session.agents.push(agent.to_owned());
+            }
+        }
+    }
+}
+
+/// Sessions and turns of one conversation. `events` are one openid's, sorted by time;
+/// those after `as_of_ms` must already be left out.
+pub fn conversation(
+    events: &[&Event],
+    rules: &SlaRules,
+    as_of_ms: i64,
+) -> (Vec<Session>, Vec<Turn>) {
+    let speakers: Vec<Speaker> = events.iter().map(|e| speaker(e, rules)).collect();
+    // Every agent or bot message keeps WeChat's window open.
+    let window_replies: Vec<i64> = events
+        .iter()
+        .zip(&speakers)
+        .filter(|(_, s)| matches!(s, Speaker::Human | Speaker::Bot))
+        .map(|(e, _)| e.ts_ms)
+        .collect();
+    let (mut sessions, mut turns) = (Vec::new(), Vec::new());
+    let mut open: Option<OpenSession> = None;
+    let mut last_message: Option<i64> = None;
+    let finish = |open: OpenSession, sessions: &mut Vec<Session>, turns: &mut Vec<Turn>| {
+        let OpenSession {
+            mut session,
+            turn,
+            turns: mut finished,
+            ..
+        } = open;
+        if let Some(turn) = turn {
+            finished.push(unanswered(&session, turn, &window_replies, as_of_ms));
+        }
+        session.unanswered = finished
+            .iter()
+            .filter(|t| t.answered_by != AnsweredBy::Agent)
+            .count() as u32;
+        session.window_breach = finished.iter().any(|t| t.breach);
+        sessions.push(session);
+        turns.extend(finished);
+    };
+
+    for (event, speaker) in events.iter().zip(&speakers) {
+        let ts = event.ts_ms;
+        let agent = event.agent.as_deref();
+        match speaker {
+            Speaker::Create => {
+                let reuse = open
+                    .as_ref()
+                    .is_some_and(|s| s.accept.is_none() && !s.kf_bounded);
+                if !reuse {
+                    if let Some(done) = open.take() {
+                        finish(done, &mut sessions, &mut turns);
+                    }
+                    open = Some(OpenSession::start(&event.openid, ts));
+                }
+                let session = open.as_mut().expect("opened just above");
+                session.kf_bounded = true;
+                session.accept = Some((ts, agent.map(str::to_owned)));
+                session.join(agent);
+                session.session.ended_ts_ms = ts;
+            }
+            Speaker::Switch => {
+                if let Some(session) = open.as_mut() {
+                    session.join(agent);
+                    session.session.ended_ts_ms = ts;
+                }
+            }
+            Speaker::Close => {
+                if let Some(mut done) = open.take() {
+                    done.session.ended_ts_ms = ts;
+                    finish(done, &mut sessions, &mut turns);
+                }
+            }
+            Speaker::Other => {}
+            Speaker::User => {
+                let silent_too_long = |s: &OpenSession| {
+                    !s.kf_bounded
+                        && last_message.is_some_and(|last| ts - last > rules.session_gap_ms)
+                };
+                if open.as_ref().is_none_or(silent_too_long) {
+                    if let Some(done) = open.take() {
+                        finish(done, &mut sessions, &mut turns);
+                    }
+                    open = Some(OpenSession::start(&event.openid, ts));
+                }
+                let session = open.as_mut().expect("opened just above");
+                session.session.user_messages += 1;
+                session.session.first_user_ts_ms.get_or_insert(ts);
+                session.session.ended_ts_ms = ts;
+                match session.turn.as_mut() {
+                    Some(turn) => turn.last_user = ts,
+                    None => {
+                        session.turn = Some(OpenTurn {
+                            first_user: ts,
+                            last_user: ts,
+                        })
+                    }
+                }
+                last_message = Some(ts);
+            }
+            Speaker::Bot => {
+                if let Some(session) = open.as_mut() {
+                    session.session.ended_ts_ms = ts;
+                }
+                last_message = Some(ts);
+            }
+            Speaker::Human => {
+                last_message = Some(ts);
+                let Some(session) = open.as_mut() else {
+                    // A message to a user outside any session (a follow-up days later)
+                    // answers nothing.
+                    continue;
+                };
+                session.join(agent);
+                let s = &mut session.session;
+                s.replies += 1;
+                s.ended_ts_ms = ts;
+                if s.first_user_ts_ms.is_some() && s.first_response_ts_ms.is_none() {
+                    s.first_response_ts_ms = Some(ts);
+                    s.first_response_s = s.first_user_ts_ms.map(|first| (ts - first) / 1000);
+                }
+                if let Some((accepted, accepted_by)) = &session.accept {
+                    if s.accept_response_s.is_none()
+                        && ts >= *accepted
+                        && (accepted_by.is_none() || accepted_by.as_deref() == agent)
+                    {
+                        s.accept_response_s = Some((ts - accepted) / 1000);
+                    }
+                }
+                if let Some(turn) = session.turn.take() {
+                    let business = rules
+                        .calendar
+                        .business_seconds(utc(turn.first_user), utc(ts));
+                    let next_reply = first_reply_after(&window_replies, turn.last_user);
+                    session.turns.push(Turn {
+                        session_id: s.session_id.clone(),
+                        openid: s.openid.clone(),
+                        agent: agent.map(str::to_owned),
+                        answered_by: AnsweredBy::Agent,
+                        first_user_ts_ms: turn.first_user,
+                        last_user_ts_ms: turn.last_user,
+                        reply_ts_ms: Some(ts),
+                        reply_s: Some((ts - turn.first_user) / 1000),
+                        business_reply_s: Some(business),
+                        breach: next_reply.is_none_or(|reply| reply - turn.last_user > WINDOW_MS),
+                        censored: false,
+                    });
+                }
+            }
+        }
+    }
+    if let Some(done) = open.take() {
+        finish(done, &mut sessions, &mut turns);
+    }
+    (sessions, turns)
+}
+
+fn utc(ts_ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ts_ms).unwrap_or_default()
+}
+
+/// The first agent or bot message at or after `ts` in the conversation (an auto-reply
+/// often carries the same timestamp as the message it answers).
+fn first_reply_after(window_replies: &[i64], ts: i64) -> Option<i64> {
+    let at = window_replies.partition_point(|&reply| reply < ts);
+    window_replies.get(at).copied()
+}
+
+/// A turn the session ended without a human reply.
+fn unanswered(session: &Session, turn: OpenTurn, window_replies: &[i64], as_of_ms: i64) -> Turn {
+    let next_reply = first_reply_after(window_replies, turn.last_user);
+    let kept_open = next_reply.is_some_and(|reply| reply - turn.last_user <= WINDOW_MS);
+    let censored = !kept_open && turn.last_user + WINDOW_MS > as_of_ms;
+    // Only the bot replied: it kept the window open but answered nothing.
+    let bot_replied = next_reply.is_some_and(|reply| reply <= session.ended_ts_ms);
+    Turn {
+        session_id: session.session_id.clone(),
+        openid: session.openid.clone(),
+        agent: None,
+        answered_by: if bot_replied {
+            AnsweredBy::Bot
+        } else {
+            AnsweredBy::None
+        },
+        first_user_ts_ms: turn.first_user,
+        last_user_ts_ms: turn.last_user,
+        reply_ts_ms: None,
+        reply_s: None,
+        business_reply_s: None,
+        breach: !kept_open && !censored,
+        censored,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::sla::calendar::CalendarConfig;
+    use crate::model::Source;
+
+    const KF1: &str = "kf2001@gh_test";
+    const KF2: &str = "kf2002@gh_test";
+
+    fn rules() -> SlaRules {
+        SlaRules {
+            session_gap_ms: 30 * 60 * 1000,
+            greetings: greeting_patterns(&[
+                "您好，我是青禾客服{agent_name}，很高兴为您服务～".to_owned()
+            ])
+            .unwrap(),
+            calendar: Calendar::new(&CalendarConfig::default(), chrono_tz::Asia::Shanghai).unwrap(),
+        }
+    }
+
+    /// `at` is a Shanghai wall time on Thursday 24 September 2026 ("11:50"), or a full
+    /// RFC 3339 instant.
+    fn ts(at: &str) -> i64 {
+        let full = if at.len() == 5 {
+            format!("2026-09-24T{at}:00+08:00")
+        } else {
+            at.to_owned()
+        };
+        DateTime::parse_from_rfc3339(&full)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    fn event(at: &str, role: Role, agent: Option<&str>, what: &str) -> Event {
+        let system = role == Role::System;
+        Event {
+            event_id: format!("{at}{what}"),
+            account: None,
+            openid: "oU".into(),
+            role,
+            agent: agent.map(str::to_owned),
+            kind: if system { "event" } else { "text" }.into(),
+            event: system.then(|| what.to_owned()),
+            text: (!system).then(|| what.to_owned()),
+            media_id: None,
+            extra: None,
+            ts_ms: ts(at),
+            received_ts_ms: None,
+            source: Source::Import,
+        }
+    }
+
+    fn user(at: &str, text: &str) -> Event {
+        event(at, Role::User, None, text)
+    }
+    fn agent(at: &str, kf: &str, text: &str) -> Event {
+        event(at, Role::Agent, Some(kf), text)
+    }
+    fn bot(at: &str, text: &str) -> Event {
+        event(at, Role::Bot, None, text)
+    }
+    fn system(at: &str, kf: &str, name: &str) -> Event {
+        event(at, Role::System, Some(kf), name)
+    }
+
+    fn run(events: &[Event], as_of: &str) -> (Vec<Session>, Vec<Turn>) {
+        let refs: Vec<&Event> = events.iter().collect();
+        conversation(&refs, &rules(), ts(as_of))
+    }
+
+    #[test]
+    fn a_burst_is_one_turn_timed_from_its_first_message_and_the_bot_does_not_end_it() {
+        let (sessions, turns) = run(
+            &[
+                user("10:00", "在吗"),
+                user("10:00", "订单还没到"),
+                bot("10:00", "您好，客服马上就到"),
+                user("10:02", "人呢"),
+                system("10:03", KF1, "kf_create_session"),
+                agent("10:03", KF1, "您好，我是青禾客服小青，很高兴为您服务～"),
+                agent("10:05", KF1, "帮您查了，今天下午到"),
+                agent("10:06", KF1, "还有别的问题吗"),
+            ],
+            "11:00",
+        );
+        assert_eq!(turns.len(), 1);
+        let turn = &turns[0];
+        assert_eq!(turn.answered_by, AnsweredBy::Agent);
+        assert_eq!(turn.agent.as_deref(), Some(KF1));
+        assert_eq!(
+            turn.reply_s,
+            Some(300),
+            "from the first message, not the nudge"
+        );
+        assert_eq!(
+            (turn.last_user_ts_ms, turn.breach, turn.censored),
+            (ts("10:02"), false, false)
+        );
+        let session = &sessions[0];
+        assert_eq!(
+            session.first_response_s,
+            Some(300),
+            "the greeting is the bot's"
+        );
+        assert_eq!(session.accept_response_s, Some(120));
+        assert_eq!(
+            (session.replies, session.user_messages, session.unanswered),
+            (2, 3, 0)
+        );
+    }
+
+    #[test]
+    fn a_transfer_credits_the_agent_who_replied_and_lists_both() {
+        let (sessions, turns) = run(
+            &[
+                user("10:00", "加盟怎么收费"),
+                system("10:01", KF1, "kf_create_session"),
+                system("10:04", KF2, "kf_switch_session"),
+                agent("10:06", KF2, "加盟费3万"),
+                system("10:20", KF2, "kf_close_session"),
+            ],
+            "11:00",
+        );
+        assert_eq!(turns[0].agent.as_deref(), Some(KF2));
+        assert_eq!(sessions[0].agent.as_deref(), Some(KF1));
+        assert_eq!(sessions[0].agents, [KF1, KF2]);
+        assert_eq!(
+            sessions[0].accept_response_s, None,
+            "the accepting agent never replied"
+        );
+        assert_eq!(sessions[0].ended_ts_ms, ts("10:20"));
+    }
+
+    #[test]
+    fn silence_longer_than_the_gap_starts_a_new_session_without_kf_events() {
+        let (sessions, turns) = run(
+            &[
+                user("10:00", "积分怎么用"),
+                agent("10:01", KF1, "下单时抵扣"),
+                user("10:20", "好的"),
+                agent("10:21", KF1, "不客气"),
+                user("11:00", "还有个问题"),
+                agent("11:02", KF1, "您说"),
+            ],
+            "12:00",
+        );
+        assert_eq!(sessions.len(), 2);
+        assert_eq!(turns.len(), 3);
+        assert_eq!(sessions[1].first_response_s, Some(120));
+    }
+
+    #[test]
+    fn an_unanswered_turn_is_censored_until_its_window_has_passed_then_a_breach() {
+        let events = [user("2026-09-24T20:00:00+08:00", "退款呢")];
+        let (_, turns) = run(&events, "2026-09-25T20:00:00+08:00");
+        assert_eq!(
+            (turns[0].answered_by, turns[0].breach, turns[0].censored),
+            (AnsweredBy::None, false, true)
+        );
+        let (sessions, turns) = run(&events, "2026-09-26T20:00:01+08:00");
+        assert_eq!((turns[0].breach, turns[0].censored), (true, false));
+        assert!(sessions[0].window_breach);
+        assert_eq!(sessions[0].unanswered, 1);
+    }
+
+    #[test]
+    fn a_bot_reply_keeps_the_window_open_but_answers_nothing() {
+        let (_, turns) = run(
+            &[
+                user("21:00", "在吗"),
+                bot("21:00", "客服下班了，明早9点回复您"),
+            ],
+            "2026-09-28T00:00:00+08:00",
+        );
+        assert_eq!(
+            (turns[0].answered_by, turns[0].breach, turns[0].censored),
+            (AnsweredBy::Bot, false, false)
+        );
+    }
+
+    #[test]
+    fn a_reply_in_a_later_session_still_keeps_the_earlier_turn_inside_the_window() {
+        let (sessions, turns) = run(
+            &[
+                user("10:00", "在吗"),
+                user("11:00", "怎么没人"),
+                agent("11:05", KF1, "抱歉，刚看到"),
+            ],
+            "2026-09-28T00:00:00+08:00",
+        );
+        assert_eq!(sessions.len(), 2);
+        assert_eq!(turns[0].answered_by, AnsweredBy::None);
+        assert!(
+            !turns[0].breach,
+            "WeChat's window is per user: 11:05 reached them"
+        );
+        assert_eq!(turns[1].reply_s, Some(300));
+    }
+
+    #[test]
+    fn a_reply_across_the_lunch_break_counts_business_time_apart() {
+        let (_, turns) = run(
+            &[
+                user("11:50", "发票怎么开"),
+                agent("13:40", KF1, "订单页点开票"),
+            ],
+            "15:00",
+        );
+        assert_eq!(turns[0].reply_s, Some(110 * 60));
+        assert_eq!(turns[0].business_reply_s, Some(20 * 60));
+    }
+
+    #[test]
+    fn a_reply_after_48_hours_is_a_breach_even_though_answered() {
+        let (_, turns) = run(
+            &[
+                user("2026-09-24T10:00:00+08:00", "还没发货？"),
+                agent("2026-09-26T10:00:01+08:00", KF1, "今天发"),
+            ],
+            "2026-09-30T00:00:00+08:00",
+        );
+        assert_eq!(turns[0].answered_by, AnsweredBy::Agent);
+        assert!(turns[0].breach);
+    }
+}
