@@ -7,12 +7,12 @@
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
 /// `[sla.calendar]` of the pipeline file. Times are local to the dataset's zone.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CalendarConfig {
     /// Open hours per weekday as "HH:MM-HH:MM" intervals; a day left out is closed.
@@ -50,17 +50,6 @@ impl Default for WeeklyHours {
             fri: office(),
             sat: Vec::new(),
             sun: Vec::new(),
-        }
-    }
-}
-
-impl Default for CalendarConfig {
-    fn default() -> CalendarConfig {
-        CalendarConfig {
-            weekly: WeeklyHours::default(),
-            holidays: Vec::new(),
-            make_up_workdays: Vec::new(),
-            make_up_hours: None,
         }
     }
 }
@@ -203,6 +192,7 @@ impl Calendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Weekday;
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)
