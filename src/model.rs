@@ -334,3 +334,22 @@ pub struct Session {
     /// Any of its turns breached the 48-hour window.
     pub window_breach: bool,
 }
+
+/// One row of `sla_daily` (DESIGN.md): a day's figures for one agent, or for everyone
+/// when `agent` is None. Turns and sessions are bucketed by their first user message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlaDaily {
+    pub agent: Option<String>,
+    pub sessions: u32,
+    pub turns: u32,
+    pub first_response_p50_s: Option<f64>,
+    pub first_response_p90_s: Option<f64>,
+    pub reply_p50_s: Option<f64>,
+    pub reply_p90_s: Option<f64>,
+    pub reply_p95_s: Option<f64>,
+    /// Turns answered within target / turns not censored (an unanswered turn is a miss).
+    pub within_target_ratio: Option<f64>,
+    pub unanswered: u32,
+    pub window_breaches: u32,
+    pub censored: u32,
+}

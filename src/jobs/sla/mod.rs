@@ -2,4 +2,5 @@
 //! clock and business time.
 
 pub mod calendar;
+pub mod daily;
 pub mod turns;
