@@ -13,6 +13,7 @@ use crate::gen::GenConfig;
 use crate::gen::ReplyTruth;
 use crate::jobs::qa::{self, Reviews, Rules};
 use crate::jobs::segment::{self, SegmentSummary};
+use crate::jobs::sla::{self, SlaConfig};
 use crate::model::QaFlag;
 use crate::sql::{OutputFormat, SqlSession};
 use crate::store::schema::batch_to_qa_flags;
@@ -76,6 +77,17 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         }
     }
     let qa_s = qa_started.elapsed().as_secs_f64();
+    let sla_started = std::time::Instant::now();
+    let sla_config = SlaConfig {
+        greetings: crate::gen::bank::bank().bot.greeting.clone(),
+        ..SlaConfig::default()
+    };
+    let as_of = sla::latest_event_ms(&dataset)?;
+    let mut turns = 0;
+    for day in dataset.partitions("events")? {
+        turns += sla::run(&dataset, &lock, day, &sla_config, as_of)?.turns;
+    }
+    let sla_s = sla_started.elapsed().as_secs_f64();
     drop(lock);
 
     println!(
@@ -157,10 +169,27 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         OutputFormat::Table,
         &mut stdout,
     )?;
+    println!(
+        "\nResponse times: {turns} turns cut into sessions in {sla_s:.1}s. Per agent over the month \
+         (reply seconds from the customer's first message; on target = within 30 business minutes):"
+    );
+    session.run(
+        "SELECT coalesce(agent, '(nobody)') AS agent, count(*) AS turns, \
+         round(quantile_cont(reply_s, 0.5)) AS reply_p50_s, round(quantile_cont(reply_s, 0.9)) AS reply_p90_s, \
+         round(avg(CASE WHEN business_reply_s <= 1800 THEN 1 ELSE 0 END) FILTER (WHERE NOT censored), 3) AS on_target, \
+         count(*) FILTER (WHERE breach) AS window_breaches \
+         FROM turns GROUP BY ALL ORDER BY turns DESC",
+        OutputFormat::Table,
+        &mut stdout,
+    )?;
     println!("\nWritten:");
     println!("  events   {}", dataset.table_dir("events").display());
     println!("  tokens   {}", dataset.table_dir("tokens").display());
     println!("  qa_flags {}", dataset.table_dir("qa_flags").display());
+    println!(
+        "  sla      {} (and sessions, turns)",
+        dataset.table_dir("sla_daily").display()
+    );
     println!("  truth    {}", dataset.root().join("truth").display());
     println!(
         "\nTry:  cargo run -- --data {} sql -e \"SELECT agent, count(*) FROM events WHERE role = 'agent' GROUP BY 1\"",

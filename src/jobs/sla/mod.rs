@@ -3,4 +3,7 @@
 
 pub mod calendar;
 pub mod daily;
+pub mod job;
 pub mod turns;
+
+pub use job::{latest_event_ms, run, sessions_and_turns, SlaConfig, SlaSummary};

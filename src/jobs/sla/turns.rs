@@ -24,6 +24,30 @@ pub struct SlaRules {
     /// The automatic kf greetings: an agent message matching one is the bot's.
     pub greetings: RegexSet,
     pub calendar: Calendar,
+    pub acknowledgements: Acknowledgements,
+}
+
+/// A customer's "好的谢谢" after an answer closes the exchange; it asks nothing. Counted
+/// as a turn, every resolved conversation would end in an unanswered turn and a window
+/// "breach". So a short message right after a human reply that holds a thanks or
+/// okay word and no question word belongs to the turn it closes and opens none.
+#[derive(Debug, Clone)]
+pub struct Acknowledgements {
+    pub words: Vec<String>,
+    pub question_words: Vec<String>,
+    pub max_chars: usize,
+}
+
+impl Acknowledgements {
+    pub fn matches(&self, text: &str) -> bool {
+        let text = text.trim().to_lowercase();
+        text.chars().count() <= self.max_chars
+            && self.words.iter().any(|w| text.contains(w.as_str()))
+            && !self
+                .question_words
+                .iter()
+                .any(|w| text.contains(w.as_str()))
+    }
 }
 
 /// Turns greeting templates ("您好，我是青禾客服{agent_name}…") into whole-message
@@ -197,6 +221,20 @@ pub fn conversation(
                 }
             }
             Speaker::Other => {}
+            Speaker::User
+                if open.as_ref().is_some_and(|s| {
+                    s.turn.is_none()
+                        && s.session.replies > 0
+                        && !last_message.is_some_and(|last| ts - last > rules.session_gap_ms)
+                }) && rules
+                    .acknowledgements
+                    .matches(event.text.as_deref().unwrap_or_default()) =>
+            {
+                let session = open.as_mut().expect("checked by the guard");
+                session.session.user_messages += 1;
+                session.session.ended_ts_ms = ts;
+                last_message = Some(ts);
+            }
             Speaker::User => {
                 let silent_too_long = |s: &OpenSession| {
                     !s.kf_bounded
@@ -334,6 +372,7 @@ mod tests {
             ])
             .unwrap(),
             calendar: Calendar::new(&CalendarConfig::default(), chrono_tz::Asia::Shanghai).unwrap(),
+            acknowledgements: crate::jobs::sla::SlaConfig::default().acknowledgements(),
         }
     }
 
@@ -456,7 +495,7 @@ mod tests {
             &[
                 user("10:00", "积分怎么用"),
                 agent("10:01", KF1, "下单时抵扣"),
-                user("10:20", "好的"),
+                user("10:20", "积分能转给家人用吗"),
                 agent("10:21", KF1, "不客气"),
                 user("11:00", "还有个问题"),
                 agent("11:02", KF1, "您说"),
@@ -540,5 +579,26 @@ mod tests {
         );
         assert_eq!(turns[0].answered_by, AnsweredBy::Agent);
         assert!(turns[0].breach);
+    }
+
+    #[test]
+    fn thanks_after_an_answer_closes_the_turn_instead_of_opening_one() {
+        let (sessions, turns) = run(
+            &[
+                user("10:00", "积分怎么用"),
+                agent("10:01", KF1, "下单时抵扣"),
+                user("10:02", "好的，谢谢啦～"),
+                user("10:03", "谢谢，那积分会过期吗？"),
+            ],
+            "2026-09-30T00:00:00+08:00",
+        );
+        assert_eq!(
+            turns.len(),
+            2,
+            "the thanks opens no turn; the question does"
+        );
+        assert_eq!(turns[1].first_user_ts_ms, ts("10:03"));
+        assert!(turns[1].breach, "that question was never answered");
+        assert_eq!(sessions[0].user_messages, 3);
     }
 }

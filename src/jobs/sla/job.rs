@@ -1,0 +1,236 @@
+//! The sla job's shell: read the events around a date, cut every conversation into
+//! sessions and turns (in parallel), fold the day into `sla_daily`, and replace the
+//! date's three partitions.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use chrono::{Duration, NaiveDate};
+use chrono_tz::Tz;
+use rayon::prelude::*;
+use serde::Deserialize;
+
+use super::calendar::{Calendar, CalendarConfig};
+use super::daily::{daily, Targets};
+use super::turns::{conversation, greeting_patterns, Acknowledgements, SlaRules};
+use crate::model::{local_date, Event, Session, Turn};
+use crate::store::schema::{
+    sessions_schema, sessions_to_batch, sla_daily_schema, sla_daily_to_batch, turns_schema,
+    turns_to_batch,
+};
+use crate::store::{Dataset, WriteLock};
+
+/// `[sla]` of the pipeline file.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaConfig {
+    /// Minutes of silence after which a user message starts a new session, where no
+    /// kf_create_session / kf_close_session bound it. Default 30.
+    pub session_gap_min: u32,
+    /// The automatic greeting the kf system sends as the agent when a session is
+    /// accepted; `{agent_name}` stands for any name. Such a message is the bot's, so it
+    /// never counts as a human first response. Default: none.
+    pub greetings: Vec<String>,
+    /// Words that make a short user message right after a human reply a closing
+    /// acknowledgement (好的谢谢) rather than a new question; it opens no turn.
+    /// Default: thanks and okay words.
+    pub acknowledgement_words: Vec<String>,
+    /// Words that make a message a question after all (谢谢，那积分会过期吗).
+    pub question_words: Vec<String>,
+    /// Longer messages are never acknowledgements. Default 20 characters.
+    pub acknowledgement_max_chars: usize,
+    pub targets: Targets,
+    pub calendar: CalendarConfig,
+}
+
+impl Default for SlaConfig {
+    fn default() -> SlaConfig {
+        let words = |list: &[&str]| list.iter().map(|w| w.to_string()).collect();
+        SlaConfig {
+            session_gap_min: 30,
+            greetings: Vec::new(),
+            acknowledgement_words: words(&[
+                "谢谢",
+                "多谢",
+                "感谢",
+                "谢啦",
+                "辛苦",
+                "麻烦你了",
+                "好的",
+                "好嘞",
+                "收到",
+                "明白",
+                "知道了",
+                "了解",
+                "ok",
+                "嗯嗯",
+                "行",
+            ]),
+            question_words: words(&[
+                "?",
+                "？",
+                "吗",
+                "么",
+                "呢",
+                "怎么",
+                "什么",
+                "多少",
+                "几",
+                "能不能",
+                "可不可以",
+                "是不是",
+                "有没有",
+                "哪",
+                "为啥",
+                "为什么",
+                "还没",
+            ]),
+            acknowledgement_max_chars: 20,
+            targets: Targets::default(),
+            calendar: CalendarConfig::default(),
+        }
+    }
+}
+
+impl SlaConfig {
+    pub fn rules(&self, zone: Tz) -> Result<SlaRules> {
+        Ok(SlaRules {
+            session_gap_ms: i64::from(self.session_gap_min) * 60_000,
+            greetings: greeting_patterns(&self.greetings)
+                .context("[sla] greetings: a template does not compile")?,
+            calendar: Calendar::new(&self.calendar, zone).context("[sla.calendar]")?,
+            acknowledgements: self.acknowledgements(),
+        })
+    }
+
+    pub fn acknowledgements(&self) -> Acknowledgements {
+        Acknowledgements {
+            words: self
+                .acknowledgement_words
+                .iter()
+                .map(|w| w.to_lowercase())
+                .collect(),
+            question_words: self.question_words.clone(),
+            max_chars: self.acknowledgement_max_chars,
+        }
+    }
+}
+
+/// What one day's run found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SlaSummary {
+    pub sessions: u64,
+    pub turns: u64,
+    pub answered: u64,
+    pub breaches: u64,
+    pub censored: u64,
+}
+
+/// The pure core over a set of events: the sessions and turns whose first user
+/// message falls on `date` (local), given the data end `as_of_ms`. `events` should
+/// reach a day before `date` (sessions started the evening before) and two days after
+/// (late replies and the 48-hour window).
+pub fn sessions_and_turns(
+    events: &[Event],
+    rules: &SlaRules,
+    zone: Tz,
+    date: NaiveDate,
+    as_of_ms: i64,
+) -> (Vec<Session>, Vec<Turn>) {
+    let mut by_user: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+    for event in events.iter().filter(|e| e.ts_ms <= as_of_ms) {
+        by_user.entry(&event.openid).or_default().push(event);
+    }
+    let conversations: Vec<Vec<&Event>> = by_user
+        .into_values()
+        .map(|mut events| {
+            events.sort_by(|a, b| (a.ts_ms, &a.event_id).cmp(&(b.ts_ms, &b.event_id)));
+            events
+        })
+        .collect();
+    let cut: Vec<(Vec<Session>, Vec<Turn>)> = conversations
+        .par_iter()
+        .with_min_len(64)
+        .map(|events| conversation(events, rules, as_of_ms))
+        .collect();
+    let on_date = |ts: i64| local_date(ts, zone) == date;
+    let mut sessions = Vec::new();
+    let mut turns = Vec::new();
+    for (conversation_sessions, conversation_turns) in cut {
+        sessions.extend(
+            conversation_sessions
+                .into_iter()
+                .filter(|s| s.first_user_ts_ms.is_some_and(on_date)),
+        );
+        turns.extend(
+            conversation_turns
+                .into_iter()
+                .filter(|t| on_date(t.first_user_ts_ms)),
+        );
+    }
+    sessions
+        .sort_by(|a, b| (a.started_ts_ms, &a.session_id).cmp(&(b.started_ts_ms, &b.session_id)));
+    turns.sort_by(|a, b| {
+        (a.first_user_ts_ms, &a.session_id).cmp(&(b.first_user_ts_ms, &b.session_id))
+    });
+    (sessions, turns)
+}
+
+/// The data end when none is given: the latest event stored, so a rerun on the same
+/// data gives the same answer whatever the wall clock says.
+pub fn latest_event_ms(dataset: &Dataset) -> Result<Option<i64>> {
+    let Some(last) = dataset.partitions("events")?.last().copied() else {
+        return Ok(None);
+    };
+    Ok(dataset
+        .read_event_rows(last, last)?
+        .iter()
+        .map(|e| e.ts_ms)
+        .max())
+}
+
+/// Replaces `date`'s `sessions`, `turns` and `sla_daily` partitions.
+pub fn run(
+    dataset: &Dataset,
+    lock: &WriteLock,
+    date: NaiveDate,
+    config: &SlaConfig,
+    as_of_ms: Option<i64>,
+) -> Result<SlaSummary> {
+    let rules = config.rules(dataset.zone())?;
+    let as_of_ms = match as_of_ms {
+        Some(at) => at,
+        None => latest_event_ms(dataset)?.unwrap_or(i64::MAX),
+    };
+    let events = dataset.read_event_rows(date - Duration::days(1), date + Duration::days(2))?;
+    let (sessions, turns) = sessions_and_turns(&events, &rules, dataset.zone(), date, as_of_ms);
+    let figures = daily(&turns, &sessions, &config.targets)?;
+    dataset.replace_partition(
+        lock,
+        "sessions",
+        date,
+        sessions_schema(),
+        &[sessions_to_batch(&sessions)?],
+    )?;
+    dataset.replace_partition(
+        lock,
+        "turns",
+        date,
+        turns_schema(),
+        &[turns_to_batch(&turns)?],
+    )?;
+    dataset.replace_partition(
+        lock,
+        "sla_daily",
+        date,
+        sla_daily_schema(),
+        &[sla_daily_to_batch(&figures)?],
+    )?;
+    Ok(SlaSummary {
+        sessions: sessions.len() as u64,
+        turns: turns.len() as u64,
+        answered: turns.iter().filter(|t| t.reply_s.is_some()).count() as u64,
+        breaches: turns.iter().filter(|t| t.breach).count() as u64,
+        censored: turns.iter().filter(|t| t.censored).count() as u64,
+    })
+}
