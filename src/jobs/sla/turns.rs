@@ -225,7 +225,7 @@ pub fn conversation(
                 if open.as_ref().is_some_and(|s| {
                     s.turn.is_none()
                         && s.session.replies > 0
-                        && !last_message.is_some_and(|last| ts - last > rules.session_gap_ms)
+                        && last_message.is_none_or(|last| ts - last <= rules.session_gap_ms)
                 }) && rules
                     .acknowledgements
                     .matches(event.text.as_deref().unwrap_or_default()) =>
