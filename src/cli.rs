@@ -263,6 +263,14 @@ pub struct BenchArgs {
     /// events' messages against bare jieba-rs `cut` of the same text, on all cores
     #[arg(long)]
     pub text: bool,
+    /// Benchmark the sla job instead: generate the events into a dataset, then run
+    /// the job over every day in a child process and report its time and peak memory
+    #[arg(long, conflicts_with_all = ["text", "collector"])]
+    pub sla: bool,
+    /// With --sla: only run the job over the dataset given with --data (used by the
+    /// benchmark's child process; also handy to time a real dataset)
+    #[arg(long, requires = "sla", hide = true)]
+    pub job_only: bool,
     /// Rounds of the text benchmark; the median round is reported
     #[arg(long, default_value_t = 3, requires = "text")]
     pub rounds: usize,

@@ -8,5 +8,6 @@ mod import;
 mod properties;
 mod qa;
 mod segment;
+mod sla;
 mod sql;
 mod store;

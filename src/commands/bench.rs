@@ -20,7 +20,7 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 /// The peak resident memory line of a `/proc/<pid>/status` text.
-fn vm_hwm_mb(status: &str) -> Option<f64> {
+pub(super) fn vm_hwm_mb(status: &str) -> Option<f64> {
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
@@ -60,6 +60,9 @@ pub fn run(_context: &Context, args: &BenchArgs) -> Result<()> {
     }
     if args.text {
         return super::bench_text::run(args);
+    }
+    if args.sla {
+        return super::bench_sla::run(_context, args);
     }
     let scratch = match &args.dir {
         Some(dir) => {

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_collector;
+mod bench_sla;
 mod bench_text;
 mod demo;
 mod gen;

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 use super::calendar::{Calendar, CalendarConfig};
@@ -126,18 +127,10 @@ pub struct SlaSummary {
     pub censored: u64,
 }
 
-/// The pure core over a set of events: the sessions and turns whose first user
-/// message falls on `date` (local), given the data end `as_of_ms`. `events` should
-/// reach a day before `date` (sessions started the evening before) and two days after
-/// (late replies and the 48-hour window).
-pub fn sessions_and_turns(
-    events: &[Event],
-    rules: &SlaRules,
-    zone: Tz,
-    date: NaiveDate,
-    as_of_ms: i64,
-) -> (Vec<Session>, Vec<Turn>) {
-    let mut by_user: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+/// The pure core over a set of events: every conversation cut into sessions and
+/// turns (in parallel), with the data end `as_of_ms`. Rows come back sorted by time.
+pub fn cut(events: &[Event], rules: &SlaRules, as_of_ms: i64) -> (Vec<Session>, Vec<Turn>) {
+    let mut by_user: FxHashMap<&str, Vec<&Event>> = FxHashMap::default();
     for event in events.iter().filter(|e| e.ts_ms <= as_of_ms) {
         by_user.entry(&event.openid).or_default().push(event);
     }
@@ -153,20 +146,11 @@ pub fn sessions_and_turns(
         .with_min_len(64)
         .map(|events| conversation(events, rules, as_of_ms))
         .collect();
-    let on_date = |ts: i64| local_date(ts, zone) == date;
     let mut sessions = Vec::new();
     let mut turns = Vec::new();
     for (conversation_sessions, conversation_turns) in cut {
-        sessions.extend(
-            conversation_sessions
-                .into_iter()
-                .filter(|s| s.first_user_ts_ms.is_some_and(on_date)),
-        );
-        turns.extend(
-            conversation_turns
-                .into_iter()
-                .filter(|t| on_date(t.first_user_ts_ms)),
-        );
+        sessions.extend(conversation_sessions);
+        turns.extend(conversation_turns);
     }
     sessions
         .sort_by(|a, b| (a.started_ts_ms, &a.session_id).cmp(&(b.started_ts_ms, &b.session_id)));
@@ -174,6 +158,30 @@ pub fn sessions_and_turns(
         (a.first_user_ts_ms, &a.session_id).cmp(&(b.first_user_ts_ms, &b.session_id))
     });
     (sessions, turns)
+}
+
+/// The sessions and turns whose first user message falls on `date` (local). `events`
+/// should reach a day before `date` (sessions started the evening before) and two
+/// days after (late replies and the 48-hour window).
+pub fn sessions_and_turns(
+    events: &[Event],
+    rules: &SlaRules,
+    zone: Tz,
+    date: NaiveDate,
+    as_of_ms: i64,
+) -> (Vec<Session>, Vec<Turn>) {
+    let (sessions, turns) = cut(events, rules, as_of_ms);
+    let on_date = |ts: i64| local_date(ts, zone) == date;
+    (
+        sessions
+            .into_iter()
+            .filter(|s| s.first_user_ts_ms.is_some_and(on_date))
+            .collect(),
+        turns
+            .into_iter()
+            .filter(|t| on_date(t.first_user_ts_ms))
+            .collect(),
+    )
 }
 
 /// The data end when none is given: the latest event stored, so a rerun on the same
@@ -189,6 +197,86 @@ pub fn latest_event_ms(dataset: &Dataset) -> Result<Option<i64>> {
         .max())
 }
 
+/// The event columns the job reads; `extra` (often the biggest) is never decoded.
+const SLA_COLUMNS: [&str; 9] = [
+    "event_id", "openid", "role", "agent", "kind", "event", "text", "ts", "source",
+];
+
+/// Days handled per read: the events of a window plus three days of margin are held
+/// at once, which bounds memory while reading each partition about 1.4 times.
+const WINDOW_DAYS: i64 = 7;
+
+/// Replaces the `sessions`, `turns` and `sla_daily` partitions of every date from
+/// `from` to `to`, a window of days per read.
+pub fn run_range(
+    dataset: &Dataset,
+    lock: &WriteLock,
+    from: NaiveDate,
+    to: NaiveDate,
+    config: &SlaConfig,
+    as_of_ms: Option<i64>,
+) -> Result<SlaSummary> {
+    let rules = config.rules(dataset.zone())?;
+    let zone = dataset.zone();
+    let as_of_ms = match as_of_ms {
+        Some(at) => at,
+        None => latest_event_ms(dataset)?.unwrap_or(i64::MAX),
+    };
+    let mut summary = SlaSummary::default();
+    let mut start = from;
+    while start <= to {
+        let end = (start + Duration::days(WINDOW_DAYS - 1)).min(to);
+        let events = dataset.read_event_rows_with(
+            start - Duration::days(1),
+            end + Duration::days(2),
+            &SLA_COLUMNS,
+        )?;
+        let (sessions, turns) = cut(&events, &rules, as_of_ms);
+        drop(events);
+        // Rows of the window's days, by day, moved rather than copied.
+        let mut by_day: BTreeMap<NaiveDate, (Vec<Session>, Vec<Turn>)> = BTreeMap::new();
+        for session in sessions {
+            let Some(first) = session.first_user_ts_ms else {
+                continue;
+            };
+            by_day
+                .entry(local_date(first, zone))
+                .or_default()
+                .0
+                .push(session);
+        }
+        for turn in turns {
+            by_day
+                .entry(local_date(turn.first_user_ts_ms, zone))
+                .or_default()
+                .1
+                .push(turn);
+        }
+        // Every day of the window gets its partitions, empty or not; the days are
+        // independent, so they are encoded and written in parallel.
+        let days: Vec<(NaiveDate, Vec<Session>, Vec<Turn>)> = start
+            .iter_days()
+            .take_while(|day| *day <= end)
+            .map(|day| {
+                let (sessions, turns) = by_day.remove(&day).unwrap_or_default();
+                (day, sessions, turns)
+            })
+            .collect();
+        days.par_iter().try_for_each(|(day, sessions, turns)| {
+            write_day(dataset, lock, *day, sessions, turns, config)
+        })?;
+        for (_, day_sessions, day_turns) in &days {
+            summary.sessions += day_sessions.len() as u64;
+            summary.turns += day_turns.len() as u64;
+            summary.answered += day_turns.iter().filter(|t| t.reply_s.is_some()).count() as u64;
+            summary.breaches += day_turns.iter().filter(|t| t.breach).count() as u64;
+            summary.censored += day_turns.iter().filter(|t| t.censored).count() as u64;
+        }
+        start = end.succ_opt().expect("a date before 2100");
+    }
+    Ok(summary)
+}
+
 /// Replaces `date`'s `sessions`, `turns` and `sla_daily` partitions.
 pub fn run(
     dataset: &Dataset,
@@ -197,27 +285,31 @@ pub fn run(
     config: &SlaConfig,
     as_of_ms: Option<i64>,
 ) -> Result<SlaSummary> {
-    let rules = config.rules(dataset.zone())?;
-    let as_of_ms = match as_of_ms {
-        Some(at) => at,
-        None => latest_event_ms(dataset)?.unwrap_or(i64::MAX),
-    };
-    let events = dataset.read_event_rows(date - Duration::days(1), date + Duration::days(2))?;
-    let (sessions, turns) = sessions_and_turns(&events, &rules, dataset.zone(), date, as_of_ms);
-    let figures = daily(&turns, &sessions, &config.targets)?;
+    run_range(dataset, lock, date, date, config, as_of_ms)
+}
+
+fn write_day(
+    dataset: &Dataset,
+    lock: &WriteLock,
+    date: NaiveDate,
+    sessions: &[Session],
+    turns: &[Turn],
+    config: &SlaConfig,
+) -> Result<()> {
+    let figures = daily(turns, sessions, &config.targets)?;
     dataset.replace_partition(
         lock,
         "sessions",
         date,
         sessions_schema(),
-        &[sessions_to_batch(&sessions)?],
+        &[sessions_to_batch(sessions)?],
     )?;
     dataset.replace_partition(
         lock,
         "turns",
         date,
         turns_schema(),
-        &[turns_to_batch(&turns)?],
+        &[turns_to_batch(turns)?],
     )?;
     dataset.replace_partition(
         lock,
@@ -226,11 +318,5 @@ pub fn run(
         sla_daily_schema(),
         &[sla_daily_to_batch(&figures)?],
     )?;
-    Ok(SlaSummary {
-        sessions: sessions.len() as u64,
-        turns: turns.len() as u64,
-        answered: turns.iter().filter(|t| t.reply_s.is_some()).count() as u64,
-        breaches: turns.iter().filter(|t| t.breach).count() as u64,
-        censored: turns.iter().filter(|t| t.censored).count() as u64,
-    })
+    Ok(())
 }

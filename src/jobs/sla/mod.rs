@@ -6,4 +6,4 @@ pub mod daily;
 pub mod job;
 pub mod turns;
 
-pub use job::{latest_event_ms, run, sessions_and_turns, SlaConfig, SlaSummary};
+pub use job::{cut, latest_event_ms, run, run_range, sessions_and_turns, SlaConfig, SlaSummary};

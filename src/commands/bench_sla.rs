@@ -1,0 +1,111 @@
+//! `kefu bench --sla`: the sla job over a generated dataset (10 M events by default
+//! would be `--events 10000000`), timed in a child process so its peak memory is the
+//! job's own and not the generator's.
+
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+
+use super::{generate_into, Context, LOCK_WAIT};
+use crate::cli::BenchArgs;
+use crate::gen::{generate, GenConfig};
+use crate::jobs::sla::{self, SlaConfig};
+use crate::store::Dataset;
+
+pub fn run(context: &Context, args: &BenchArgs) -> Result<()> {
+    if args.job_only {
+        return job_only(context);
+    }
+    let scratch = match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            tempfile::tempdir_in(dir)?
+        }
+        None => tempfile::tempdir()?,
+    };
+    let pilot = generate(&GenConfig {
+        users: 2_000,
+        ..GenConfig::default()
+    });
+    let per_user = pilot.events.len() as f64 / 2_000.0;
+    drop(pilot);
+    let config = GenConfig {
+        users: ((args.events as f64 / per_user).ceil() as u32).max(1),
+        ..GenConfig::default()
+    };
+    let root = scratch.path().join("data");
+    let dataset = Dataset::open_or_create(&root, None)?;
+    let started = Instant::now();
+    let summary = {
+        let lock = dataset.lock("bench", LOCK_WAIT)?;
+        generate_into(&dataset, &lock, &config, context.progress)?
+    };
+    eprintln!(
+        "kefu bench --sla: {} events ({} users × {} days) generated and stored in {:.0}s; running the job in a child process",
+        summary.store.written,
+        config.users,
+        config.days,
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .arg("--data")
+        .arg(&root)
+        .args(["-q", "bench", "--sla", "--job-only"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("running the sla job as a child")?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let sampler = std::thread::spawn(move || {
+        let mut peak = None;
+        while let Ok(status) = std::fs::read_to_string(&status_path) {
+            peak = super::bench::vm_hwm_mb(&status).or(peak);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        peak
+    });
+    let output = child.wait_with_output()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak_mb = sampler.join().ok().flatten();
+    anyhow::ensure!(
+        output.status.success(),
+        "the sla job failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    println!(
+        "sla job over {} events: {seconds:.1} s (child process, start to exit), peak memory {} (targets: under 30 s and 2,048 MB)",
+        summary.store.written,
+        peak_mb.map_or_else(|| "n/a".to_owned(), |mb| format!("{mb:.0} MB"))
+    );
+    Ok(())
+}
+
+/// The child: every day of the dataset, one after another, each parallel inside.
+fn job_only(context: &Context) -> Result<()> {
+    let dataset = Dataset::open(&context.data)?;
+    let lock = dataset.lock("bench", LOCK_WAIT)?;
+    let config = SlaConfig {
+        greetings: crate::gen::bank::bank().bot.greeting.clone(),
+        ..SlaConfig::default()
+    };
+    let as_of = sla::latest_event_ms(&dataset)?;
+    let started = Instant::now();
+    let days = dataset.partitions("events")?;
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        anyhow::bail!("the dataset at {} holds no events", context.data.display());
+    };
+    let summary = sla::run_range(&dataset, &lock, *first, *last, &config, as_of)?;
+    println!(
+        "{} days: {} sessions, {} turns ({} breaches, {} censored) in {:.1} s of job time",
+        days.len(),
+        summary.sessions,
+        summary.turns,
+        summary.breaches,
+        summary.censored,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
