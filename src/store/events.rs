@@ -161,38 +161,25 @@ impl Dataset {
         Ok(batches)
     }
 
-    /// Rows with only the named columns read; the others' fields are None (see
-    /// `batch_to_events` for which may be left out). Jobs that never look at `extra`
-    /// skip decoding it.
-    pub fn read_event_rows_with(
+    /// Record batches of the named columns only, files decoded in parallel, in
+    /// partition and file order.
+    pub fn read_events_with(
         &self,
         from: NaiveDate,
         to: NaiveDate,
         columns: &[&str],
-    ) -> Result<Vec<Event>> {
+    ) -> Result<Vec<RecordBatch>> {
         let mut paths = Vec::new();
         for date in self.partitions(TABLE)? {
             if (from..=to).contains(&date) {
                 paths.extend(self.partition_files(TABLE, date)?);
             }
         }
-        // Decoding is most of a job's read; files decode in parallel, and the rows are
-        // moved into one vector sized up front instead of grown by doubling.
-        let parts: Vec<Vec<Event>> = paths
+        let parts: Vec<Vec<RecordBatch>> = paths
             .par_iter()
-            .map(|path| -> Result<Vec<Event>> {
-                let mut rows = Vec::new();
-                for batch in file::read(path, Some(columns))? {
-                    rows.extend(batch_to_events(&batch)?);
-                }
-                Ok(rows)
-            })
+            .map(|path| file::read(path, Some(columns)))
             .collect::<Result<_>>()?;
-        let mut events = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-        for part in parts {
-            events.extend(part);
-        }
-        Ok(events)
+        Ok(parts.into_iter().flatten().collect())
     }
 
     /// The same as rows; for tests and small ranges.

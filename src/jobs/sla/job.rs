@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
+use arrow::array::{Array, RecordBatch, StringArray};
 use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use rayon::prelude::*;
@@ -13,12 +14,15 @@ use serde::Deserialize;
 
 use super::calendar::{Calendar, CalendarConfig};
 use super::daily::{daily, Targets};
-use super::turns::{conversation, greeting_patterns, Acknowledgements, SlaRules};
-use crate::model::{local_date, Event, Session, Turn};
+use super::turns::{
+    conversation, greeting_patterns, messages, speaker, Acknowledgements, Message, SlaRules,
+};
+use crate::model::{local_date, Event, Role, Session, Turn};
 use crate::store::schema::{
     sessions_schema, sessions_to_batch, sla_daily_schema, sla_daily_to_batch, turns_schema,
     turns_to_batch,
 };
+use crate::store::schema::{string_column, timestamp_column};
 use crate::store::{Dataset, WriteLock};
 
 /// `[sla]` of the pipeline file.
@@ -127,24 +131,25 @@ pub struct SlaSummary {
     pub censored: u64,
 }
 
-/// The pure core over a set of events: every conversation cut into sessions and
-/// turns (in parallel), with the data end `as_of_ms`. Rows come back sorted by time.
-pub fn cut(events: &[Event], rules: &SlaRules, as_of_ms: i64) -> (Vec<Session>, Vec<Turn>) {
-    let mut by_user: FxHashMap<&str, Vec<&Event>> = FxHashMap::default();
-    for event in events.iter().filter(|e| e.ts_ms <= as_of_ms) {
-        by_user.entry(&event.openid).or_default().push(event);
-    }
-    let conversations: Vec<Vec<&Event>> = by_user
-        .into_values()
-        .map(|mut events| {
-            events.sort_by(|a, b| (a.ts_ms, &a.event_id).cmp(&(b.ts_ms, &b.event_id)));
-            events
+/// The pure core: conversations (openid → messages, in any order) cut into sessions
+/// and turns in parallel, with the data end `as_of_ms`. Rows come back sorted by time.
+pub fn cut_conversations(
+    conversations: FxHashMap<&str, Vec<Message>>,
+    rules: &SlaRules,
+    as_of_ms: i64,
+) -> (Vec<Session>, Vec<Turn>) {
+    let conversations: Vec<(&str, Vec<Message>)> = conversations
+        .into_iter()
+        .map(|(openid, mut messages)| {
+            // Stable: messages of the same millisecond keep the store's order.
+            messages.sort_by_key(|m| m.ts_ms);
+            (openid, messages)
         })
         .collect();
     let cut: Vec<(Vec<Session>, Vec<Turn>)> = conversations
         .par_iter()
         .with_min_len(64)
-        .map(|events| conversation(events, rules, as_of_ms))
+        .map(|(openid, messages)| conversation(openid, messages, rules, as_of_ms))
         .collect();
     let mut sessions = Vec::new();
     let mut turns = Vec::new();
@@ -158,6 +163,62 @@ pub fn cut(events: &[Event], rules: &SlaRules, as_of_ms: i64) -> (Vec<Session>, 
         (a.first_user_ts_ms, &a.session_id).cmp(&(b.first_user_ts_ms, &b.session_id))
     });
     (sessions, turns)
+}
+
+/// [`cut_conversations`] over event rows (tests, small inputs).
+pub fn cut(events: &[Event], rules: &SlaRules, as_of_ms: i64) -> (Vec<Session>, Vec<Turn>) {
+    let mut sorted: Vec<&Event> = events.iter().filter(|e| e.ts_ms <= as_of_ms).collect();
+    sorted.sort_by(|a, b| (a.ts_ms, &a.event_id).cmp(&(b.ts_ms, &b.event_id)));
+    let mut conversations: FxHashMap<&str, Vec<Message>> = FxHashMap::default();
+    for event in sorted {
+        let message = messages(&[event], rules)[0];
+        conversations
+            .entry(&event.openid)
+            .or_default()
+            .push(message);
+    }
+    cut_conversations(conversations, rules, as_of_ms)
+}
+
+/// The messages of Arrow event batches, by openid, borrowing the batches' strings.
+fn conversations_of_batches<'a>(
+    batches: &'a [RecordBatch],
+    rules: &SlaRules,
+    as_of_ms: i64,
+) -> Result<FxHashMap<&'a str, Vec<Message<'a>>>> {
+    let mut conversations: FxHashMap<&str, Vec<Message>> = FxHashMap::default();
+    for batch in batches {
+        let text = |name: &str| string_column(batch, name);
+        let (openid, role, agent) = (text("openid")?, text("role")?, text("agent")?);
+        let (kind, event, body) = (text("kind")?, text("event")?, text("text")?);
+        let ts = timestamp_column(batch, "ts")?;
+        let optional =
+            |column: &'a StringArray, row: usize| column.is_valid(row).then(|| column.value(row));
+        for row in 0..batch.num_rows() {
+            let ts_ms = ts.value(row);
+            if ts_ms > as_of_ms {
+                continue;
+            }
+            let role = Role::parse(role.value(row))
+                .with_context(|| format!("unknown role {:?} in the store", role.value(row)))?;
+            let message = Message {
+                ts_ms,
+                speaker: speaker(
+                    role,
+                    kind.value(row),
+                    optional(event, row),
+                    optional(body, row),
+                    rules,
+                ),
+                agent: optional(agent, row),
+            };
+            conversations
+                .entry(openid.value(row))
+                .or_default()
+                .push(message);
+        }
+    }
+    Ok(conversations)
 }
 
 /// The sessions and turns whose first user message falls on `date` (local). `events`
@@ -203,8 +264,9 @@ const SLA_COLUMNS: [&str; 9] = [
 ];
 
 /// Days handled per read: the events of a window plus three days of margin are held
-/// at once, which bounds memory while reading each partition about 1.4 times.
-const WINDOW_DAYS: i64 = 7;
+/// at once, which bounds memory (under 2 GB at 10 M events a month) while reading each
+/// partition about 1.5 times.
+const WINDOW_DAYS: i64 = 6;
 
 /// Replaces the `sessions`, `turns` and `sla_daily` partitions of every date from
 /// `from` to `to`, a window of days per read.
@@ -226,13 +288,14 @@ pub fn run_range(
     let mut start = from;
     while start <= to {
         let end = (start + Duration::days(WINDOW_DAYS - 1)).min(to);
-        let events = dataset.read_event_rows_with(
+        let batches = dataset.read_events_with(
             start - Duration::days(1),
             end + Duration::days(2),
             &SLA_COLUMNS,
         )?;
-        let (sessions, turns) = cut(&events, &rules, as_of_ms);
-        drop(events);
+        let conversations = conversations_of_batches(&batches, &rules, as_of_ms)?;
+        let (sessions, turns) = cut_conversations(conversations, &rules, as_of_ms);
+        drop(batches);
         // Rows of the window's days, by day, moved rather than copied.
         let mut by_day: BTreeMap<NaiveDate, (Vec<Session>, Vec<Turn>)> = BTreeMap::new();
         for session in sessions {

@@ -39,10 +39,15 @@ pub struct Acknowledgements {
 }
 
 impl Acknowledgements {
+    /// Runs on every user message, so the length test comes first and only ASCII is
+    /// lower-cased (OK, Ok); the word lists are lower case.
     pub fn matches(&self, text: &str) -> bool {
-        let text = text.trim().to_lowercase();
-        text.chars().count() <= self.max_chars
-            && self.words.iter().any(|w| text.contains(w.as_str()))
+        let text = text.trim();
+        if text.len() > self.max_chars * 4 || text.chars().count() > self.max_chars {
+            return false;
+        }
+        let text = text.to_ascii_lowercase();
+        self.words.iter().any(|w| text.contains(w.as_str()))
             && !self
                 .question_words
                 .iter()
@@ -66,8 +71,11 @@ pub fn greeting_patterns(templates: &[String]) -> Result<RegexSet, regex::Error>
 
 /// Who wrote a message, as the SLA rules see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Speaker {
-    User,
+pub enum Speaker {
+    /// `acknowledges`: the text is a closing thanks or okay (see `Acknowledgements`).
+    User {
+        acknowledges: bool,
+    },
     Human,
     Bot,
     /// kf session events; everything else a system event says is ignored.
@@ -77,26 +85,57 @@ enum Speaker {
     Other,
 }
 
-fn speaker(event: &Event, rules: &SlaRules) -> Speaker {
-    match event.role {
-        Role::User if event.kind != "event" => Speaker::User,
+/// Classifies one event from the columns the rules need.
+pub fn speaker(
+    role: Role,
+    kind: &str,
+    event: Option<&str>,
+    text: Option<&str>,
+    rules: &SlaRules,
+) -> Speaker {
+    let text = text.unwrap_or_default().trim();
+    match role {
+        Role::User if kind != "event" => Speaker::User {
+            acknowledges: rules.acknowledgements.matches(text),
+        },
         Role::User => Speaker::Other,
         Role::Bot => Speaker::Bot,
-        Role::Agent => {
-            let text = event.text.as_deref().unwrap_or_default().trim();
-            if rules.greetings.is_match(text) {
-                Speaker::Bot
-            } else {
-                Speaker::Human
-            }
-        }
-        Role::System => match event.event.as_deref() {
+        Role::Agent if rules.greetings.is_match(text) => Speaker::Bot,
+        Role::Agent => Speaker::Human,
+        Role::System => match event {
             Some("kf_create_session") => Speaker::Create,
             Some("kf_switch_session") => Speaker::Switch,
             Some("kf_close_session") => Speaker::Close,
             _ => Speaker::Other,
         },
     }
+}
+
+/// One event as the SLA rules see it: when, who, and which agent. The job builds these
+/// straight from Arrow columns, so a month of events costs a few dozen bytes each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
+    pub ts_ms: i64,
+    pub speaker: Speaker,
+    pub agent: Option<&'a str>,
+}
+
+/// The messages of events (for tests and small inputs).
+pub fn messages<'a>(events: &[&'a Event], rules: &SlaRules) -> Vec<Message<'a>> {
+    events
+        .iter()
+        .map(|e| Message {
+            ts_ms: e.ts_ms,
+            speaker: speaker(
+                e.role,
+                &e.kind,
+                e.event.as_deref(),
+                e.text.as_deref(),
+                rules,
+            ),
+            agent: e.agent.as_deref(),
+        })
+        .collect()
 }
 
 struct OpenTurn {
@@ -151,20 +190,19 @@ impl OpenSession {
     }
 }
 
-/// Sessions and turns of one conversation. `events` are one openid's, sorted by time;
-/// those after `as_of_ms` must already be left out.
+/// Sessions and turns of one conversation: `openid`'s messages, sorted by time; those
+/// after `as_of_ms` must already be left out.
 pub fn conversation(
-    events: &[&Event],
+    openid: &str,
+    messages: &[Message],
     rules: &SlaRules,
     as_of_ms: i64,
 ) -> (Vec<Session>, Vec<Turn>) {
-    let speakers: Vec<Speaker> = events.iter().map(|e| speaker(e, rules)).collect();
     // Every agent or bot message keeps WeChat's window open.
-    let window_replies: Vec<i64> = events
+    let window_replies: Vec<i64> = messages
         .iter()
-        .zip(&speakers)
-        .filter(|(_, s)| matches!(s, Speaker::Human | Speaker::Bot))
-        .map(|(e, _)| e.ts_ms)
+        .filter(|m| matches!(m.speaker, Speaker::Human | Speaker::Bot))
+        .map(|m| m.ts_ms)
         .collect();
     let (mut sessions, mut turns) = (Vec::new(), Vec::new());
     let mut open: Option<OpenSession> = None;
@@ -188,10 +226,10 @@ pub fn conversation(
         turns.extend(finished);
     };
 
-    for (event, speaker) in events.iter().zip(&speakers) {
-        let ts = event.ts_ms;
-        let agent = event.agent.as_deref();
-        match speaker {
+    for message in messages {
+        let ts = message.ts_ms;
+        let agent = message.agent;
+        match message.speaker {
             Speaker::Create => {
                 let reuse = open
                     .as_ref()
@@ -200,7 +238,7 @@ pub fn conversation(
                     if let Some(done) = open.take() {
                         finish(done, &mut sessions, &mut turns);
                     }
-                    open = Some(OpenSession::start(&event.openid, ts));
+                    open = Some(OpenSession::start(openid, ts));
                 }
                 let session = open.as_mut().expect("opened just above");
                 session.kf_bounded = true;
@@ -221,21 +259,19 @@ pub fn conversation(
                 }
             }
             Speaker::Other => {}
-            Speaker::User
+            Speaker::User { acknowledges: true }
                 if open.as_ref().is_some_and(|s| {
                     s.turn.is_none()
                         && s.session.replies > 0
                         && last_message.is_none_or(|last| ts - last <= rules.session_gap_ms)
-                }) && rules
-                    .acknowledgements
-                    .matches(event.text.as_deref().unwrap_or_default()) =>
+                }) =>
             {
                 let session = open.as_mut().expect("checked by the guard");
                 session.session.user_messages += 1;
                 session.session.ended_ts_ms = ts;
                 last_message = Some(ts);
             }
-            Speaker::User => {
+            Speaker::User { .. } => {
                 let silent_too_long = |s: &OpenSession| {
                     !s.kf_bounded
                         && last_message.is_some_and(|last| ts - last > rules.session_gap_ms)
@@ -244,7 +280,7 @@ pub fn conversation(
                     if let Some(done) = open.take() {
                         finish(done, &mut sessions, &mut turns);
                     }
-                    open = Some(OpenSession::start(&event.openid, ts));
+                    open = Some(OpenSession::start(openid, ts));
                 }
                 let session = open.as_mut().expect("opened just above");
                 session.session.user_messages += 1;
@@ -423,7 +459,8 @@ mod tests {
 
     fn run(events: &[Event], as_of: &str) -> (Vec<Session>, Vec<Turn>) {
         let refs: Vec<&Event> = events.iter().collect();
-        conversation(&refs, &rules(), ts(as_of))
+        let rules = rules();
+        conversation("oU", &messages(&refs, &rules), &rules, ts(as_of))
     }
 
     #[test]

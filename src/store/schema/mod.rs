@@ -140,7 +140,7 @@ pub fn events_to_batch(events: &[Event]) -> Result<RecordBatch> {
     RecordBatch::try_new(events_schema(), columns).context("building an events record batch")
 }
 
-pub(super) fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
+pub fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
     batch
         .column_by_name(name)
         .ok_or_else(|| anyhow!("events batch has no column {name}"))?
@@ -149,7 +149,7 @@ pub(super) fn string_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'
         .ok_or_else(|| anyhow!("events column {name} is not utf8"))
 }
 
-pub(super) fn timestamp_column<'a>(
+pub fn timestamp_column<'a>(
     batch: &'a RecordBatch,
     name: &str,
 ) -> Result<&'a TimestampMillisecondArray> {
