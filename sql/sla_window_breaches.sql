@@ -7,9 +7,9 @@ SELECT
     openid,
     session_id,
     answered_by,
-    first_user_ts,
-    last_user_ts,
-    reply_ts
+    CAST(first_user_ts AS TIMESTAMP) AS first_user_utc,
+    CAST(last_user_ts AS TIMESTAMP)  AS last_user_utc,
+    CAST(reply_ts AS TIMESTAMP)      AS reply_utc
 FROM turns
 WHERE breach
 ORDER BY dt DESC, last_user_ts;

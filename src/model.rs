@@ -299,6 +299,9 @@ pub struct Turn {
     pub first_user_ts_ms: i64,
     pub last_user_ts_ms: i64,
     pub reply_ts_ms: Option<i64>,
+    /// The local date of the reply, for workload by the day work was done (the row's
+    /// `dt` is the day the customer asked).
+    pub reply_dt: Option<chrono::NaiveDate>,
     /// Wall-clock seconds from the first user message to the human reply.
     pub reply_s: Option<i64>,
     /// The same span counted only inside the business calendar.

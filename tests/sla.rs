@@ -35,7 +35,7 @@ fn the_sla_job_writes_turns_sessions_and_daily_figures_a_manager_can_trust() {
     let session = SqlSession::open(&dataset).unwrap();
     let mut out = Vec::new();
     for query in [
-        "SELECT dt, openid, coalesce(agent, '-') AS agent, answered_by, reply_s, business_reply_s, breach, censored \
+        "SELECT dt, openid, coalesce(agent, '-') AS agent, answered_by, reply_dt, reply_s, business_reply_s, breach, censored \
          FROM turns ORDER BY first_user_ts",
         "SELECT dt, openid, agent, array_to_string(agents, '|') AS agents, first_response_s, accept_response_s, replies, user_messages, unanswered, window_breach \
          FROM sessions ORDER BY started_ts",
@@ -101,5 +101,43 @@ proptest! {
             prop_assert!(turn.business_reply_s <= turn.reply_s, "{:?}", turn);
             prop_assert!(!(turn.breach && turn.censored));
         }
+    }
+}
+
+/// Every query shipped in `sql/` runs against a store that has every job's tables.
+#[test]
+fn every_shipped_query_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = new_dataset(dir.path());
+    let lock = lock(&dataset);
+    kefu::collector::import::import(
+        &dataset,
+        &lock,
+        &[fixtures().join("sla/conversations.jsonl")],
+        &kefu::collector::import::ImportOptions::default(),
+    )
+    .unwrap();
+    let segmenter = kefu::text::segment::Segmenter::built_in().unwrap();
+    let rules = kefu::jobs::qa::Rules::built_in();
+    for day in ["2026-10-16", "2026-10-17", "2026-10-19"] {
+        kefu::jobs::segment::run(&dataset, &lock, date(day), &segmenter).unwrap();
+        kefu::jobs::qa::run(&dataset, &lock, date(day), &rules, &Default::default()).unwrap();
+        sla::run(&dataset, &lock, date(day), &config(), None).unwrap();
+    }
+    let session = SqlSession::open(&dataset).unwrap();
+    let mut files: Vec<_> = fs::read_dir(crate::common::repo_file("sql"))
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8);
+    for file in files {
+        let sql = fs::read_to_string(&file).unwrap();
+        let mut out = Vec::new();
+        session
+            .run(&sql, OutputFormat::Table, &mut out)
+            .unwrap_or_else(|err| panic!("{}: {err:#}", file.display()));
+        assert!(!out.is_empty(), "{}", file.display());
     }
 }

@@ -211,6 +211,7 @@ mod tests {
             first_user_ts_ms: 0,
             last_user_ts_ms: 0,
             reply_ts_ms: reply_s.map(|s| s * 1000),
+            reply_dt: None,
             reply_s,
             business_reply_s: business_s,
             breach: false,

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use regex::RegexSet;
 
 use super::calendar::Calendar;
-use crate::model::{AnsweredBy, Event, Role, Session, Turn};
+use crate::model::{local_date, AnsweredBy, Event, Role, Session, Turn};
 
 /// WeChat closes the customer-service window 48 hours after the user's last message.
 pub const WINDOW_MS: i64 = 48 * 3600 * 1000;
@@ -339,6 +339,7 @@ pub fn conversation(
                         first_user_ts_ms: turn.first_user,
                         last_user_ts_ms: turn.last_user,
                         reply_ts_ms: Some(ts),
+                        reply_dt: Some(local_date(ts, rules.calendar.zone())),
                         reply_s: Some((ts - turn.first_user) / 1000),
                         business_reply_s: Some(business),
                         breach: next_reply.is_none_or(|reply| reply - turn.last_user > WINDOW_MS),
@@ -384,6 +385,7 @@ fn unanswered(session: &Session, turn: OpenTurn, window_replies: &[i64], as_of_m
         first_user_ts_ms: turn.first_user,
         last_user_ts_ms: turn.last_user,
         reply_ts_ms: None,
+        reply_dt: None,
         reply_s: None,
         business_reply_s: None,
         breach: !kept_open && !censored,

@@ -6,10 +6,10 @@ use std::sync::{Arc, LazyLock};
 
 use anyhow::{Context, Result};
 use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, ListBuilder, RecordBatch, StringArray,
-    StringBuilder, TimestampMillisecondArray, UInt32Array,
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, ListBuilder, RecordBatch,
+    StringArray, StringBuilder, TimestampMillisecondArray, UInt32Array,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 
 use super::timestamp_type;
 use crate::model::{Session, SlaDaily, Turn};
@@ -62,6 +62,7 @@ static TURNS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         stamp("first_user_ts", false),
         stamp("last_user_ts", false),
         stamp("reply_ts", true),
+        Field::new("reply_dt", DataType::Date32, true),
         seconds("reply_s"),
         seconds("business_reply_s"),
         Field::new("breach", DataType::Boolean, false),
@@ -172,6 +173,11 @@ pub fn turns_to_batch(rows: &[Turn]) -> Result<RecordBatch> {
         stamps(rows, |r| Some(r.first_user_ts_ms)),
         stamps(rows, |r| Some(r.last_user_ts_ms)),
         stamps(rows, |r| r.reply_ts_ms),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.reply_dt.map(Date32Type::from_naive_date))
+                .collect::<Date32Array>(),
+        ) as ArrayRef,
         ints(rows, |r| r.reply_s),
         ints(rows, |r| r.business_reply_s),
         flags(rows, |r| r.breach),
