@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod collector;
 pub mod commands;
+pub mod config;
 pub mod error;
 pub mod gen;
 pub mod jobs;

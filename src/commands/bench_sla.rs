@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use super::{generate_into, Context, LOCK_WAIT};
 use crate::cli::BenchArgs;
 use crate::gen::{generate, GenConfig};
-use crate::jobs::sla::{self, SlaConfig};
+use crate::jobs::sla;
 use crate::store::Dataset;
 
 pub fn run(context: &Context, args: &BenchArgs) -> Result<()> {
@@ -87,10 +87,7 @@ pub fn run(context: &Context, args: &BenchArgs) -> Result<()> {
 fn job_only(context: &Context) -> Result<()> {
     let dataset = Dataset::open(&context.data)?;
     let lock = dataset.lock("bench", LOCK_WAIT)?;
-    let config = SlaConfig {
-        greetings: crate::gen::bank::bank().bot.greeting.clone(),
-        ..SlaConfig::default()
-    };
+    let config = crate::config::PipelineConfig::built_in().sla;
     let as_of = sla::latest_event_ms(&dataset)?;
     let started = Instant::now();
     let days = dataset.partitions("events")?;

@@ -8,12 +8,13 @@ use anyhow::{Context as _, Result};
 
 use super::{generate_into, Context, LOCK_WAIT};
 use crate::cli::DemoArgs;
+use crate::config::PipelineConfig;
 use crate::error::UsageError;
 use crate::gen::GenConfig;
 use crate::gen::ReplyTruth;
 use crate::jobs::qa::{self, Reviews, Rules};
 use crate::jobs::segment::{self, SegmentSummary};
-use crate::jobs::sla::{self, SlaConfig};
+use crate::jobs::sla;
 use crate::model::QaFlag;
 use crate::sql::{OutputFormat, SqlSession};
 use crate::store::schema::batch_to_qa_flags;
@@ -78,10 +79,7 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
     }
     let qa_s = qa_started.elapsed().as_secs_f64();
     let sla_started = std::time::Instant::now();
-    let sla_config = SlaConfig {
-        greetings: crate::gen::bank::bank().bot.greeting.clone(),
-        ..SlaConfig::default()
-    };
+    let sla_config = PipelineConfig::built_in().sla;
     let as_of = sla::latest_event_ms(&dataset)?;
     let days = dataset.partitions("events")?;
     let turns = match (days.first(), days.last()) {

@@ -56,15 +56,16 @@ impl Acknowledgements {
 }
 
 /// Turns greeting templates ("您好，我是青禾客服{agent_name}…") into whole-message
-/// patterns, `{agent_name}` standing for any short name.
+/// patterns; any `{placeholder}` stands for a short run of any text (a name, an order
+/// number).
 pub fn greeting_patterns(templates: &[String]) -> Result<RegexSet, regex::Error> {
+    let placeholder = regex::Regex::new(r"\{[A-Za-z_]+\}").expect("a valid regex");
     let patterns = templates.iter().map(|template| {
-        let parts: Vec<String> = template
-            .trim()
-            .split("{agent_name}")
+        let parts: Vec<String> = placeholder
+            .split(template.trim())
             .map(regex::escape)
             .collect();
-        format!("^{}$", parts.join(".{1,12}"))
+        format!("^{}$", parts.join(".{1,24}"))
     });
     RegexSet::new(patterns)
 }

@@ -1,0 +1,123 @@
+//! The pipeline file (`pipelines/nightly.toml`): one struct per section, every key
+//! documented and optional. The file describes the pipeline; flags describe a run.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::error::UsageError;
+use crate::jobs::sla::SlaConfig;
+
+/// `[segment]`: the dictionaries the segment job loads.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SegmentSection {
+    /// Domain words jieba keeps whole. Default `dict/userdict.txt`.
+    pub userdict: PathBuf,
+    /// Words the topics and tags jobs ignore. Default `dict/stopwords.txt`.
+    pub stopwords: PathBuf,
+}
+
+impl Default for SegmentSection {
+    fn default() -> SegmentSection {
+        SegmentSection {
+            userdict: PathBuf::from("dict/userdict.txt"),
+            stopwords: PathBuf::from("dict/stopwords.txt"),
+        }
+    }
+}
+
+/// `[qa]`: the rule file and the reviewers' verdicts.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QaSection {
+    /// Default `rules/qa.toml`.
+    pub rules: PathBuf,
+    /// Default `rules/qa-reviews.csv`; a missing file is no reviews yet.
+    pub reviews: PathBuf,
+}
+
+impl Default for QaSection {
+    fn default() -> QaSection {
+        QaSection {
+            rules: PathBuf::from("rules/qa.toml"),
+            reviews: PathBuf::from("rules/qa-reviews.csv"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    pub segment: SegmentSection,
+    pub qa: QaSection,
+    pub sla: SlaConfig,
+}
+
+impl PipelineConfig {
+    /// Reads a pipeline file; relative paths in it resolve against its folder.
+    pub fn load(path: &Path) -> Result<PipelineConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the pipeline file {}", path.display()))?;
+        let mut config = PipelineConfig::parse(&path.display().to_string(), &text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for relative in [
+            &mut config.segment.userdict,
+            &mut config.segment.stopwords,
+            &mut config.qa.rules,
+            &mut config.qa.reviews,
+        ] {
+            if relative.is_relative() {
+                *relative = base.join(&*relative);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses pipeline-file text; `name` names it in errors, which give the line.
+    pub fn parse(name: &str, text: &str) -> Result<PipelineConfig> {
+        toml::from_str(text).map_err(|err| {
+            let line = err.span().map_or(0, |span| {
+                text[..span.start.min(text.len())].matches('\n').count() + 1
+            });
+            UsageError::Invalid(format!("{name}:{line}: {}", err.message())).into()
+        })
+    }
+
+    /// The shipped `pipelines/nightly.toml`, compiled in, for `kefu demo`.
+    pub fn built_in() -> PipelineConfig {
+        PipelineConfig::parse(
+            "pipelines/nightly.toml (built in)",
+            include_str!("../pipelines/nightly.toml"),
+        )
+        .expect("the shipped pipeline file is valid: a test loads it")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_pipeline_file_loads_and_its_paths_resolve_beside_it() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/nightly.toml");
+        let config = PipelineConfig::load(&path).unwrap();
+        assert!(config.qa.rules.exists() && config.segment.userdict.exists());
+        assert_eq!(config.sla.session_gap_min, 30);
+        assert_eq!(config.sla.greetings.len(), 8);
+        assert_eq!(config.sla.calendar.make_up_workdays.len(), 2);
+        assert_eq!(PipelineConfig::built_in().sla, config.sla);
+    }
+
+    #[test]
+    fn a_mistyped_key_names_the_file_and_line() {
+        let err = PipelineConfig::parse("nightly.toml", "[sla]\nsession_gap = 30\n").unwrap_err();
+        assert_eq!(crate::error::exit_code_for(&err), 2);
+        let message = err.to_string();
+        assert!(
+            message.starts_with("nightly.toml:2: unknown field `session_gap`"),
+            "{message}"
+        );
+    }
+}
