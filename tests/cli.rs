@@ -257,3 +257,34 @@ fn qa_backtest_lists_what_a_changed_rule_file_adds_and_drops() {
         "{out}"
     );
 }
+
+/// Timestamp columns are UTC-zoned Arrow timestamps; every output format prints them.
+#[test]
+fn sql_prints_whole_rows_with_their_timestamps_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let conversation = fixtures().join("import/conversation.jsonl");
+    assert!(
+        kefu(&["--data", data, "import", conversation.to_str().unwrap()])
+            .status
+            .success()
+    );
+    for format in ["table", "csv", "json"] {
+        let output = kefu(&[
+            "--data",
+            data,
+            "sql",
+            "-e",
+            "SELECT * FROM events ORDER BY ts LIMIT 1",
+            "--format",
+            format,
+        ]);
+        assert!(output.status.success(), "{format}: {}", stderr(&output));
+        assert!(
+            stdout(&output).contains("2026-10-12T11:58:02"),
+            "{format}: {}",
+            stdout(&output)
+        );
+    }
+}
