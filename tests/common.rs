@@ -34,6 +34,20 @@ pub fn fixture_dataset(dir: &Path) -> Dataset {
     dataset
 }
 
+/// A fresh dataset holding one fixture file (a path under `fixtures/`), with its lock.
+pub fn dataset_with(dir: &Path, fixture: &str) -> (Dataset, WriteLock) {
+    let dataset = new_dataset(dir);
+    let lock = lock(&dataset);
+    kefu::collector::import::import(
+        &dataset,
+        &lock,
+        &[fixtures().join(fixture)],
+        &kefu::collector::import::ImportOptions::default(),
+    )
+    .expect("the fixture imports");
+    (dataset, lock)
+}
+
 pub fn lock(dataset: &Dataset) -> WriteLock {
     dataset
         .lock("test", Duration::from_secs(5))

@@ -10,7 +10,7 @@ use kefu::model::Role;
 use kefu::store::schema::batch_to_qa_flags;
 use serde::Deserialize;
 
-use crate::common::{date, fixtures, lock, new_dataset, repo_file};
+use crate::common::{dataset_with, date, fixtures, repo_file};
 
 const CATEGORIES: [&str; 5] = ["promise", "rude", "absolute", "privacy", "deflection"];
 
@@ -214,15 +214,7 @@ fn the_worked_examples_of_design_md_get_their_verdicts() {
 #[test]
 fn the_qa_job_writes_explained_flags_and_carries_review_verdicts() {
     let dir = tempfile::tempdir().unwrap();
-    let dataset = new_dataset(dir.path());
-    let lock = lock(&dataset);
-    kefu::collector::import::import(
-        &dataset,
-        &lock,
-        &[fixtures().join("qa/job/conversations.jsonl")],
-        &kefu::collector::import::ImportOptions::default(),
-    )
-    .unwrap();
+    let (dataset, lock) = dataset_with(dir.path(), "qa/job/conversations.jsonl");
     let rude_reply = dataset
         .read_event_rows(date("2026-10-12"), date("2026-10-12"))
         .unwrap()

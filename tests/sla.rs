@@ -8,7 +8,7 @@ use kefu::model::Role;
 use kefu::sql::{OutputFormat, SqlSession};
 use proptest::prelude::*;
 
-use crate::common::{date, fixtures, lock, new_dataset};
+use crate::common::{dataset_with, date};
 
 fn config() -> SlaConfig {
     SlaConfig {
@@ -20,15 +20,7 @@ fn config() -> SlaConfig {
 #[test]
 fn the_sla_job_writes_turns_sessions_and_daily_figures_a_manager_can_trust() {
     let dir = tempfile::tempdir().unwrap();
-    let dataset = new_dataset(dir.path());
-    let lock = lock(&dataset);
-    kefu::collector::import::import(
-        &dataset,
-        &lock,
-        &[fixtures().join("sla/conversations.jsonl")],
-        &kefu::collector::import::ImportOptions::default(),
-    )
-    .unwrap();
+    let (dataset, lock) = dataset_with(dir.path(), "sla/conversations.jsonl");
     for day in ["2026-10-16", "2026-10-17", "2026-10-19"] {
         sla::run(&dataset, &lock, date(day), &config(), None).unwrap();
     }
@@ -108,15 +100,7 @@ proptest! {
 #[test]
 fn every_shipped_query_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let dataset = new_dataset(dir.path());
-    let lock = lock(&dataset);
-    kefu::collector::import::import(
-        &dataset,
-        &lock,
-        &[fixtures().join("sla/conversations.jsonl")],
-        &kefu::collector::import::ImportOptions::default(),
-    )
-    .unwrap();
+    let (dataset, lock) = dataset_with(dir.path(), "sla/conversations.jsonl");
     let segmenter = kefu::text::segment::Segmenter::built_in().unwrap();
     let rules = kefu::jobs::qa::Rules::built_in();
     for day in ["2026-10-16", "2026-10-17", "2026-10-19"] {

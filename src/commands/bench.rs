@@ -1,8 +1,11 @@
 //! `kefu bench`: throughput and peak memory of gen, Parquet write and import at a
 //! given size, all measured in one run so ratios survive a noisy shared machine.
 
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::process::Output;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
@@ -20,10 +23,39 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 /// The peak resident memory line of a `/proc/<pid>/status` text.
-pub(super) fn vm_hwm_mb(status: &str) -> Option<f64> {
+fn vm_hwm_mb(status: &str) -> Option<f64> {
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Runs `kefu --data DATA -q ARGS…` as a child and returns its output, its wall time
+/// and its peak memory, so a phase's memory is its own and not the benchmark's.
+pub(super) fn run_child(data: &Path, args: &[&OsStr]) -> Result<(Output, f64, Option<f64>)> {
+    let started = Instant::now();
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .arg("--data")
+        .arg(data)
+        .arg("-q")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("running kefu as a child")?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let sampler = std::thread::spawn(move || {
+        // VmHWM only grows, so the last reading before exit is the child's peak (to
+        // within the 20 ms between readings).
+        let mut peak = None;
+        while let Ok(status) = fs::read_to_string(&status_path) {
+            peak = vm_hwm_mb(&status).or(peak);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        peak
+    });
+    let output = child.wait_with_output()?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok((output, seconds, sampler.join().ok().flatten()))
 }
 
 /// Resets the peak so each phase reports its own (writing 5 to clear_refs does that).
@@ -128,30 +160,8 @@ pub fn run(_context: &Context, args: &BenchArgs) -> Result<()> {
         ("import JSONL (child process)", true),
         ("re-import same file (all duplicates)", false),
     ] {
-        let started = Instant::now();
-        let child = std::process::Command::new(std::env::current_exe()?)
-            .arg("--data")
-            .arg(&import_root)
-            .args(["-q", "import"])
-            .arg(&jsonl)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .context("running kefu import as a child")?;
-        let status_path = format!("/proc/{}/status", child.id());
-        let sampler = std::thread::spawn(move || {
-            // VmHWM only grows, so the last reading before exit is the child's peak
-            // (to within the 20 ms between readings).
-            let mut peak = None;
-            while let Ok(status) = fs::read_to_string(&status_path) {
-                peak = vm_hwm_mb(&status).or(peak);
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            peak
-        });
-        let output = child.wait_with_output()?;
-        let seconds = started.elapsed().as_secs_f64();
-        let child_peak_mb = sampler.join().ok().flatten();
+        let import = [OsStr::new("import"), jsonl.as_os_str()];
+        let (output, seconds, child_peak_mb) = run_child(&import_root, &import)?;
         anyhow::ensure!(
             output.status.success(),
             "kefu import failed: {}",

@@ -2,6 +2,7 @@
 //! would be `--events 10000000`), timed in a child process so its peak memory is the
 //! job's own and not the generator's.
 
+use std::ffi::OsStr;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
@@ -48,27 +49,8 @@ pub fn run(context: &Context, args: &BenchArgs) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let started = Instant::now();
-    let child = std::process::Command::new(std::env::current_exe()?)
-        .arg("--data")
-        .arg(&root)
-        .args(["-q", "bench", "--sla", "--job-only"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .context("running the sla job as a child")?;
-    let status_path = format!("/proc/{}/status", child.id());
-    let sampler = std::thread::spawn(move || {
-        let mut peak = None;
-        while let Ok(status) = std::fs::read_to_string(&status_path) {
-            peak = super::bench::vm_hwm_mb(&status).or(peak);
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        peak
-    });
-    let output = child.wait_with_output()?;
-    let seconds = started.elapsed().as_secs_f64();
-    let peak_mb = sampler.join().ok().flatten();
+    let job = ["bench", "--sla", "--job-only"].map(OsStr::new);
+    let (output, seconds, peak_mb) = super::bench::run_child(&root, &job)?;
     anyhow::ensure!(
         output.status.success(),
         "the sla job failed: {}",
