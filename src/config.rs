@@ -72,6 +72,27 @@ impl PipelineConfig {
                 *relative = base.join(&*relative);
             }
         }
+        // A file the pipeline names but that is not there is a configuration mistake:
+        // say so for all of them at once, before any job starts. The review file may be
+        // missing (no reviews yet).
+        let missing: Vec<String> = [
+            ("[segment] userdict", &config.segment.userdict),
+            ("[segment] stopwords", &config.segment.stopwords),
+            ("[qa] rules", &config.qa.rules),
+        ]
+        .into_iter()
+        .filter(|(_, file)| !file.exists())
+        .map(|(key, file)| {
+            format!(
+                "{}: {key} = {} does not exist",
+                path.display(),
+                file.display()
+            )
+        })
+        .collect();
+        if !missing.is_empty() {
+            return Err(UsageError::Invalid(missing.join("\n")).into());
+        }
         Ok(config)
     }
 

@@ -288,3 +288,84 @@ fn sql_prints_whole_rows_with_their_timestamps_in_every_format() {
         );
     }
 }
+
+/// `kefu run` over a day: every job's table is written, with one summary line per job;
+/// a mistake in what it was asked is exit 2 before any job runs.
+#[test]
+fn run_writes_each_jobs_tables_and_refuses_mistakes_before_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let conversation = fixtures().join("sla/conversations.jsonl");
+    assert!(
+        kefu(&["--data", data_arg, "import", conversation.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let pipeline = crate::common::repo_file("pipelines/nightly.toml");
+    let pipeline = pipeline.to_str().unwrap();
+
+    let unknown = kefu(&[
+        "--data",
+        data_arg,
+        "run",
+        pipeline,
+        "--date",
+        "2026-10-16",
+        "--jobs",
+        "qa,topicz",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("unknown job `topicz`"),
+        "{}",
+        stderr(&unknown)
+    );
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "[qa]\nrules = \"missing.toml\"\n").unwrap();
+    let missing = kefu(&[
+        "--data",
+        data_arg,
+        "run",
+        broken.to_str().unwrap(),
+        "--date",
+        "2026-10-16",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = stderr(&missing);
+    assert!(
+        err.contains("[qa] rules = ") && err.contains("missing.toml does not exist"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[segment] userdict"),
+        "every missing file at once: {err}"
+    );
+    assert!(!data.join("derived").exists(), "nothing ran");
+
+    let output = kefu(&[
+        "--data",
+        data_arg,
+        "run",
+        pipeline,
+        "--from",
+        "2026-10-16",
+        "--to",
+        "2026-10-17",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    for line in ["  segment", "  qa", "  sla ", "kefu run: done in"] {
+        assert!(log.contains(line), "{line} in:\n{log}");
+    }
+    assert!(log.contains("3 sessions, 4 turns, 1 breaches"), "{log}");
+    for table in ["tokens", "qa_flags", "sessions", "turns", "sla_daily"] {
+        for day in ["2026-10-16", "2026-10-17"] {
+            assert!(
+                data.join(format!("derived/{table}/dt={day}/part-0.parquet"))
+                    .exists(),
+                "{table} {day}"
+            );
+        }
+    }
+}

@@ -9,6 +9,7 @@ mod demo;
 mod gen;
 mod import;
 mod qa;
+mod run;
 mod serve;
 mod sql;
 mod status;
@@ -49,7 +50,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run(&context, &args),
         Command::Serve(args) => serve::run(cli_data.as_deref(), &args),
         Command::Pull(_) => not_yet("pull"),
-        Command::Run(_) => not_yet("run"),
+        Command::Run(args) => run::run(&context, &args),
         Command::Qa(command) => qa::run(&context, &command),
         Command::Tags(_) => not_yet("tags"),
         Command::Export(_) => not_yet("export"),
