@@ -359,6 +359,11 @@ fn run_writes_each_jobs_tables_and_refuses_mistakes_before_starting() {
         assert!(log.contains(line), "{line} in:\n{log}");
     }
     assert!(log.contains("3 sessions, 4 turns, 1 breaches"), "{log}");
+    let status = stdout(&kefu(&["--data", data_arg, "status"]));
+    assert!(
+        status.contains("over 2026-10-16..2026-10-17: ok [segment"),
+        "{status}"
+    );
     for table in ["tokens", "qa_flags", "sessions", "turns", "sla_daily"] {
         for day in ["2026-10-16", "2026-10-17"] {
             assert!(

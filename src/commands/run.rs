@@ -15,7 +15,7 @@ use crate::config::PipelineConfig;
 use crate::error::UsageError;
 use crate::jobs::qa::{self, Reviews, Rules};
 use crate::jobs::{segment, sla};
-use crate::store::Dataset;
+use crate::store::{Dataset, JobRecord, RunRecord, WriteLock};
 use crate::text::segment::Segmenter;
 
 /// The jobs in dependency order. topics and tags (issue 7) and the report (issue 8)
@@ -105,57 +105,111 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<()> {
         dates.len(),
         jobs.join(", ")
     );
-    let mut timings = Vec::new();
+    let started_at = chrono::Utc::now();
+    let mut done_jobs: Vec<JobRecord> = Vec::new();
+    let loaded = Loaded {
+        segmenter: segmenter.as_ref(),
+        rules: rules.as_ref(),
+        reviews: reviews.as_ref(),
+        config: &config,
+    };
+    let mut outcome = Ok(());
     for job in jobs {
         let started = Instant::now();
         let bar = progress(context.progress, job, dates.len());
-        let summary = match job {
-            "segment" => {
-                let segmenter = segmenter.as_ref().expect("loaded above");
-                let mut total = segment::SegmentSummary::default();
-                for day in &dates {
-                    let done = segment::run(&dataset, &lock, *day, segmenter)
-                        .with_context(|| format!("job segment, {day}"))?;
-                    total.messages += done.messages;
-                    total.tokens += done.tokens;
-                    bar.inc(1);
-                }
-                format!("{} messages, {} words", total.messages, total.tokens)
-            }
-            "qa" => {
-                let (rules, reviews) = (
-                    rules.as_ref().expect("loaded"),
-                    reviews.as_ref().expect("loaded"),
-                );
-                let (mut replies, mut flags) = (0, 0);
-                for day in &dates {
-                    let done = qa::run(&dataset, &lock, *day, rules, reviews)
-                        .with_context(|| format!("job qa, {day}"))?;
-                    replies += done.replies;
-                    flags += done.flags;
-                    bar.inc(1);
-                }
-                format!("{replies} replies, {flags} flags (rules {})", rules.version)
-            }
-            "sla" => {
-                let done = sla::run_range(&dataset, &lock, first, last, &config.sla, as_of)
-                    .with_context(|| format!("job sla, {first} to {last}"))?;
-                bar.inc(dates.len() as u64);
-                format!(
-                    "{} sessions, {} turns, {} breaches, {} censored",
-                    done.sessions, done.turns, done.breaches, done.censored
-                )
-            }
-            _ => unreachable!("selected_jobs only returns known jobs"),
-        };
+        let result = run_job(job, &dataset, &lock, &dates, &loaded, as_of, &bar);
         bar.finish_and_clear();
-        let seconds = started.elapsed().as_secs_f64();
-        eprintln!("  {job:<8} {seconds:>6.1}s  {summary}");
-        timings.push((job, seconds));
+        match result {
+            Ok(summary) => {
+                let seconds = started.elapsed().as_secs_f64();
+                eprintln!("  {job:<8} {seconds:>6.1}s  {summary}");
+                done_jobs.push(JobRecord {
+                    job: job.to_owned(),
+                    seconds,
+                    summary,
+                });
+            }
+            Err(err) => {
+                outcome = Err(err);
+                break;
+            }
+        }
     }
-    let total: f64 = timings.iter().map(|(_, s)| s).sum();
+    // The run is logged whether it worked or not: a failed night must show.
+    dataset.record_run(&RunRecord {
+        started: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        pipeline: args.pipeline.display().to_string(),
+        from: first.to_string(),
+        to: last.to_string(),
+        jobs: done_jobs.clone(),
+        outcome: match &outcome {
+            Ok(()) => "ok".to_owned(),
+            Err(err) => format!("failed: {err:#}"),
+        },
+    })?;
+    outcome?;
+    let total: f64 = done_jobs.iter().map(|job| job.seconds).sum();
     eprintln!("kefu run: done in {total:.1}s");
     Ok(())
+}
+
+/// What the jobs read, loaded and checked before the first one starts.
+struct Loaded<'a> {
+    segmenter: Option<&'a Segmenter>,
+    rules: Option<&'a Rules>,
+    reviews: Option<&'a Reviews>,
+    config: &'a PipelineConfig,
+}
+
+/// Runs one job over the dates and returns its one-line summary.
+fn run_job(
+    job: &str,
+    dataset: &Dataset,
+    lock: &WriteLock,
+    dates: &[NaiveDate],
+    loaded: &Loaded,
+    as_of: Option<i64>,
+    bar: &ProgressBar,
+) -> Result<String> {
+    let (first, last) = (dates[0], dates[dates.len() - 1]);
+    Ok(match job {
+        "segment" => {
+            let segmenter = loaded.segmenter.expect("loaded for segment");
+            let (mut messages, mut words) = (0, 0);
+            for day in dates {
+                let done = segment::run(dataset, lock, *day, segmenter)
+                    .with_context(|| format!("job segment, {day}"))?;
+                messages += done.messages;
+                words += done.tokens;
+                bar.inc(1);
+            }
+            format!("{messages} messages, {words} words")
+        }
+        "qa" => {
+            let rules = loaded.rules.expect("loaded for qa");
+            let reviews = loaded.reviews.expect("loaded for qa");
+            let (mut replies, mut flags) = (0, 0);
+            for day in dates {
+                let done = qa::run(dataset, lock, *day, rules, reviews)
+                    .with_context(|| format!("job qa, {day}"))?;
+                replies += done.replies;
+                flags += done.flags;
+                bar.inc(1);
+            }
+            format!("{replies} replies, {flags} flags (rules {})", rules.version)
+        }
+        "sla" => {
+            let done = sla::run_range(dataset, lock, first, last, &loaded.config.sla, as_of)
+                .with_context(|| format!("job sla, {first} to {last}"))?;
+            bar.inc(dates.len() as u64);
+            format!(
+                "{} sessions, {} turns, {} breaches, {} censored",
+                done.sessions, done.turns, done.breaches, done.censored
+            )
+        }
+        _ => unreachable!("selected_jobs only returns known jobs"),
+    })
 }
 
 /// A bar on a terminal; nothing under cron, where the per-job lines are the log.

@@ -63,6 +63,26 @@ pub fn run(context: &Context) -> Result<()> {
             wal_dir.display()
         );
     }
+    match dataset.last_run()? {
+        Some(run) => {
+            let jobs: Vec<String> = run
+                .jobs
+                .iter()
+                .map(|job| format!("{} {:.1}s", job.job, job.seconds))
+                .collect();
+            println!(
+                "last run: {} → {}, {} over {}..{}: {} [{}]",
+                run.started,
+                run.finished,
+                run.pipeline,
+                run.from,
+                run.to,
+                run.outcome,
+                jobs.join(", ")
+            );
+        }
+        None => println!("last run: none (kefu run has not run on this dataset)"),
+    }
     let (files, records) = dataset.quarantine_stats()?;
     if records > 0 {
         println!(

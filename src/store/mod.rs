@@ -7,6 +7,7 @@ pub mod file;
 mod lock;
 mod manifest;
 mod quarantine;
+mod runs;
 pub mod schema;
 
 use std::fs;
@@ -20,6 +21,7 @@ pub use events::{AppendSummary, CompactSummary, EventWriter};
 pub use lock::WriteLock;
 pub use manifest::{Manifest, DEFAULT_TIMEZONE};
 pub use quarantine::{read_records as read_quarantine, Quarantine, QuarantineRecord};
+pub use runs::{JobRecord, RunRecord};
 
 use crate::error::UsageError;
 
