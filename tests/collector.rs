@@ -436,18 +436,7 @@ fn spawn_server(dir: &Path) -> (Child, SocketAddr) {
         format!("listen = \"127.0.0.1:0\"\ndata = \"data\"\ntoken = \"{TOKEN}\"\nappid = \"{APPID}\"\nencoding_aes_key = \"{KEY}\"\nroll_interval_s = 1\n"),
     )
     .unwrap();
-    let mut child = Command::new(kefu_binary())
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env_remove("KEFU_DATA")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line) = spawn_serve(&config, Stdio::null());
     let address = line
         .split("http://")
         .nth(1)
@@ -556,17 +545,7 @@ fn a_config_mistake_names_the_file_and_exits_2_and_an_open_config_draws_a_warnin
     )
     .unwrap();
     fs::set_permissions(&config, fs::Permissions::from_mode(0o644)).unwrap();
-    let mut child = Command::new(kefu_binary())
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line) = spawn_serve(&config, Stdio::piped());
     assert!(line.starts_with("listening on http://127.0.0.1:"), "{line}");
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -580,4 +559,22 @@ fn a_config_mistake_names_the_file_and_exits_2_and_an_open_config_draws_a_warnin
         !stderr.contains(KEY) && !stderr.contains(TOKEN),
         "a secret reached the log: {stderr}"
     );
+}
+
+/// Starts `kefu serve --config CONFIG` and returns it with the first line it printed
+/// (where it listens).
+fn spawn_serve(config: &std::path::Path, stderr: Stdio) -> (std::process::Child, String) {
+    let mut child = Command::new(kefu_binary())
+        .args(["serve", "--config"])
+        .arg(config)
+        .env_remove("KEFU_DATA")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line)
 }
