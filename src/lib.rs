@@ -12,6 +12,7 @@ pub mod error;
 pub mod gen;
 pub mod jobs;
 pub mod model;
+pub mod outputs;
 pub mod sql;
 pub mod store;
 pub mod text;

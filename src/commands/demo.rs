@@ -16,6 +16,7 @@ use crate::jobs::qa::{self, Reviews, Rules};
 use crate::jobs::segment::{self, SegmentSummary};
 use crate::jobs::sla;
 use crate::model::QaFlag;
+use crate::outputs::mask::masked_span;
 use crate::sql::{OutputFormat, SqlSession};
 use crate::store::schema::batch_to_qa_flags;
 use crate::store::Dataset;
@@ -164,12 +165,7 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         planted.hard_negatives,
         planted.false_alarms
     );
-    session.run(
-        "SELECT category, rule_id, count(*) AS flags, count(DISTINCT agent) AS agents, \
-         any_value(matched) AS example FROM qa_flags GROUP BY ALL ORDER BY flags DESC LIMIT 12",
-        OutputFormat::Table,
-        &mut stdout,
-    )?;
+    print_flags_by_rule(&qa_flags);
     println!(
         "\nResponse times: {turns} turns cut into sessions in {sla_s:.1}s. Per agent over the month \
          (reply seconds from the customer's first message; on target = within 30 business minutes):"
@@ -225,5 +221,37 @@ pub fn score_against_truth(truth: &[ReplyTruth], flags: &[QaFlag]) -> PlantedSco
             .iter()
             .filter(|r| flagged.contains(r.event_id.as_str()))
             .count(),
+    }
+}
+
+/// Flags per rule with one example each. Examples are masked: a privacy flag's match is
+/// the very number that must not be shown.
+fn print_flags_by_rule(flags: &[QaFlag]) {
+    use std::collections::{BTreeMap, BTreeSet};
+    // (category, rule) → (flags, agents, the first flag as the example)
+    let mut by_rule: BTreeMap<(&str, &str), (usize, BTreeSet<&str>, &QaFlag)> = BTreeMap::new();
+    for flag in flags {
+        let entry = by_rule
+            .entry((flag.category.as_str(), flag.rule_id.as_str()))
+            .or_insert((0, Default::default(), flag));
+        entry.0 += 1;
+        entry.1.insert(flag.agent.as_deref().unwrap_or("(bot)"));
+    }
+    let mut rows: Vec<_> = by_rule.into_iter().collect();
+    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
+    println!(
+        "  {:<11} {:<24} {:>5} {:>6}  example",
+        "category", "rule", "flags", "agents"
+    );
+    for ((category, rule), (count, agents, example)) in rows {
+        println!(
+            "  {category:<11} {rule:<24} {count:>5} {:>6}  {}",
+            agents.len(),
+            masked_span(
+                &example.text,
+                example.start_char as usize,
+                example.end_char as usize
+            )
+        );
     }
 }

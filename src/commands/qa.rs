@@ -10,6 +10,7 @@ use super::Context;
 use crate::cli::QaCommand;
 use crate::jobs::qa::{flag_replies, Reviews, Rules};
 use crate::model::{QaFlag, Role};
+use crate::outputs::mask::{mask, masked_span};
 use crate::store::Dataset;
 use crate::text::segment::Segmenter;
 
@@ -175,13 +176,14 @@ fn backtest(
     ] {
         println!("\n{title}: {}", flags.len());
         for flag in flags.iter().take(limit) {
+            // Stored replies may hold personal numbers; what is printed is masked.
             println!(
                 "  {} {} {:<28} {} | {}",
                 flag.event_id,
                 flag.agent.as_deref().unwrap_or("-"),
                 flag.rule_id,
-                flag.matched,
-                flag.text
+                masked_span(&flag.text, flag.start_char as usize, flag.end_char as usize),
+                mask(&flag.text)
             );
         }
         if flags.len() > limit {

@@ -1,0 +1,4 @@
+//! What kefu hands to people: reports and exports. Everything that leaves the store for
+//! a person goes through `mask` first.
+
+pub mod mask;
