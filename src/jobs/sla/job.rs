@@ -121,7 +121,7 @@ impl SlaConfig {
     }
 }
 
-/// What one day's run found.
+/// What a run over one or more days found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SlaSummary {
     pub sessions: u64,
