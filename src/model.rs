@@ -327,6 +327,8 @@ pub struct Session {
     pub first_response_ts_ms: Option<i64>,
     /// Customer-perceived: first user message → first human reply.
     pub first_response_s: Option<i64>,
+    /// The same span counted only inside the business calendar.
+    pub business_first_response_s: Option<i64>,
     /// Agent-attributable: kf_create_session accept → that agent's first reply.
     pub accept_response_s: Option<i64>,
     /// Human replies in the session.
@@ -352,6 +354,9 @@ pub struct SlaDaily {
     pub reply_p95_s: Option<f64>,
     /// Turns answered within target / turns not censored (an unanswered turn is a miss).
     pub within_target_ratio: Option<f64>,
+    /// Sessions whose first human reply came within the first-response target /
+    /// sessions with a customer message (a session never answered is a miss).
+    pub first_response_within_target_ratio: Option<f64>,
     pub unanswered: u32,
     pub window_breaches: u32,
     pub censored: u32,

@@ -29,9 +29,9 @@ fn the_sla_job_writes_turns_sessions_and_daily_figures_a_manager_can_trust() {
     for query in [
         "SELECT dt, openid, coalesce(agent, '-') AS agent, answered_by, reply_dt, reply_s, business_reply_s, breach, censored \
          FROM turns ORDER BY first_user_ts",
-        "SELECT dt, openid, agent, array_to_string(agents, '|') AS agents, first_response_s, accept_response_s, replies, user_messages, unanswered, window_breach \
+        "SELECT dt, openid, agent, array_to_string(agents, '|') AS agents, first_response_s, business_first_response_s, accept_response_s, replies, user_messages, unanswered, window_breach \
          FROM sessions ORDER BY started_ts",
-        "SELECT dt, coalesce(agent, '(all)') AS agent, sessions, turns, reply_p50_s, reply_p90_s, within_target_ratio, unanswered, window_breaches, censored \
+        "SELECT dt, coalesce(agent, '(all)') AS agent, sessions, turns, reply_p50_s, reply_p90_s, within_target_ratio, first_response_within_target_ratio, unanswered, window_breaches, censored \
          FROM sla_daily ORDER BY dt, agent NULLS FIRST",
     ] {
         session.run(query, OutputFormat::Csv, &mut out).unwrap();

@@ -24,7 +24,10 @@ pub enum Clock {
 pub struct Targets {
     /// A turn's reply counts as on time within this many seconds. Default 1800 (30 min).
     pub reply_s: i64,
-    /// Which clock `reply_s` is measured on. Default business.
+    /// A session's first human reply counts as on time within this many seconds.
+    /// Default 900 (15 min).
+    pub first_response_s: i64,
+    /// Which clock both targets are measured on. Default business.
     pub clock: Clock,
 }
 
@@ -32,6 +35,7 @@ impl Default for Targets {
     fn default() -> Targets {
         Targets {
             reply_s: 1800,
+            first_response_s: 900,
             clock: Clock::Business,
         }
     }
@@ -81,16 +85,25 @@ pub fn daily(turns: &[Turn], sessions: &[Session], targets: &Targets) -> Result<
         "breach" => breach,
         "censored" => censored,
     )?;
-    let (mut session_key, mut first_response_s) = (Vec::new(), Vec::new());
+    let (mut session_key, mut first_response_s, mut first_on_time, mut asked) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for session in sessions {
+        let clock_s = match targets.clock {
+            Clock::Business => session.business_first_response_s,
+            Clock::Wall => session.first_response_s,
+        };
         for scope in std::iter::once(EVERYONE).chain(session.agent.as_deref()) {
             session_key.push(scope.to_owned());
             first_response_s.push(session.first_response_s);
+            first_on_time.push(clock_s.is_some_and(|s| s <= targets.first_response_s));
+            asked.push(session.first_user_ts_ms.is_some());
         }
     }
     let sessions_frame = df!(
         "agent_key" => session_key,
         "first_response_s" => first_response_s,
+        "first_on_time" => first_on_time,
+        "asked" => asked,
     )?;
 
     let count = |name: &str| col(name).cast(DataType::UInt32).sum().alias(name);
@@ -111,7 +124,12 @@ pub fn daily(turns: &[Turn], sessions: &[Session], targets: &Targets) -> Result<
             (0.95, "reply_p95_s"),
         ],
     ));
-    let mut session_aggs = vec![len().cast(DataType::UInt32).alias("sessions")];
+    let mut session_aggs = vec![
+        len().cast(DataType::UInt32).alias("sessions"),
+        (col("first_on_time").cast(DataType::Float64).sum()
+            / col("asked").cast(DataType::Float64).sum())
+        .alias("first_response_within_target_ratio"),
+    ];
     session_aggs.extend(quantiles(
         "first_response_s",
         &[(0.5, "first_response_p50_s"), (0.9, "first_response_p90_s")],
@@ -176,6 +194,7 @@ pub fn daily(turns: &[Turn], sessions: &[Session], targets: &Targets) -> Result<
     let r90 = round(number("reply_p90_s")?, 1);
     let r95 = round(number("reply_p95_s")?, 1);
     let ratio = round(number("within_target_ratio")?, 4);
+    let first_ratio = round(number("first_response_within_target_ratio")?, 4);
     Ok((0..joined.height())
         .map(|i| SlaDaily {
             agent: keys[i].clone().filter(|key| key != EVERYONE),
@@ -187,6 +206,7 @@ pub fn daily(turns: &[Turn], sessions: &[Session], targets: &Targets) -> Result<
             reply_p90_s: r90[i],
             reply_p95_s: r95[i],
             within_target_ratio: ratio[i],
+            first_response_within_target_ratio: first_ratio[i],
             unanswered: unanswered_n[i],
             window_breaches: breaches_n[i],
             censored: censored_n[i],
@@ -262,5 +282,52 @@ mod tests {
             Some(0.6667),
             "the overnight 2400 s reply is on time in business time only"
         );
+    }
+
+    fn session(agent: Option<&str>, first_s: Option<i64>, business_s: Option<i64>) -> Session {
+        Session {
+            session_id: "s".into(),
+            openid: "o".into(),
+            agent: agent.map(str::to_owned),
+            agents: agent.into_iter().map(str::to_owned).collect(),
+            started_ts_ms: 0,
+            ended_ts_ms: 0,
+            first_user_ts_ms: Some(0),
+            first_response_ts_ms: first_s.map(|s| s * 1000),
+            first_response_s: first_s,
+            business_first_response_s: business_s,
+            accept_response_s: None,
+            replies: 1,
+            user_messages: 1,
+            unanswered: 0,
+            window_breach: false,
+        }
+    }
+
+    #[test]
+    fn first_responses_are_held_to_their_own_target_and_a_silent_session_misses() {
+        let sessions = [
+            session(Some("kf1"), Some(300), Some(300)),
+            session(Some("kf1"), Some(40_000), Some(600)),
+            session(Some("kf2"), Some(1_200), Some(1_200)),
+            session(None, None, None),
+        ];
+        let rows = daily(&[], &sessions, &Targets::default()).unwrap();
+        assert_eq!(rows[0].sessions, 4);
+        // Within 15 business minutes: 2 of 4 (the overnight one counts, the silent one misses).
+        assert_eq!(rows[0].first_response_within_target_ratio, Some(0.5));
+        assert_eq!(rows[0].first_response_p50_s, Some(1200.0));
+        assert_eq!(rows[1].first_response_within_target_ratio, Some(1.0));
+        assert_eq!(rows[2].first_response_within_target_ratio, Some(0.0));
+        let wall = daily(
+            &[],
+            &sessions,
+            &Targets {
+                clock: Clock::Wall,
+                ..Targets::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(wall[0].first_response_within_target_ratio, Some(0.25));
     }
 }

@@ -166,6 +166,7 @@ impl OpenSession {
                 first_user_ts_ms: None,
                 first_response_ts_ms: None,
                 first_response_s: None,
+                business_first_response_s: None,
                 accept_response_s: None,
                 replies: 0,
                 user_messages: 0,
@@ -318,6 +319,9 @@ pub fn conversation(
                 if s.first_user_ts_ms.is_some() && s.first_response_ts_ms.is_none() {
                     s.first_response_ts_ms = Some(ts);
                     s.first_response_s = s.first_user_ts_ms.map(|first| (ts - first) / 1000);
+                    s.business_first_response_s = s
+                        .first_user_ts_ms
+                        .map(|first| rules.calendar.business_seconds(utc(first), utc(ts)));
                 }
                 if let Some((accepted, accepted_by)) = &session.accept {
                     if s.accept_response_s.is_none()
