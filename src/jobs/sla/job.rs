@@ -138,18 +138,15 @@ pub fn cut_conversations(
     rules: &SlaRules,
     as_of_ms: i64,
 ) -> (Vec<Session>, Vec<Turn>) {
-    let conversations: Vec<(&str, Vec<Message>)> = conversations
-        .into_iter()
+    let conversations: Vec<(&str, Vec<Message>)> = conversations.into_iter().collect();
+    let cut: Vec<(Vec<Session>, Vec<Turn>)> = conversations
+        .into_par_iter()
+        .with_min_len(64)
         .map(|(openid, mut messages)| {
             // Stable: messages of the same millisecond keep the store's order.
             messages.sort_by_key(|m| m.ts_ms);
-            (openid, messages)
+            conversation(openid, &messages, rules, as_of_ms)
         })
-        .collect();
-    let cut: Vec<(Vec<Session>, Vec<Turn>)> = conversations
-        .par_iter()
-        .with_min_len(64)
-        .map(|(openid, messages)| conversation(openid, messages, rules, as_of_ms))
         .collect();
     let mut sessions = Vec::new();
     let mut turns = Vec::new();
@@ -181,44 +178,57 @@ pub fn cut(events: &[Event], rules: &SlaRules, as_of_ms: i64) -> (Vec<Session>, 
 }
 
 /// The messages of Arrow event batches, by openid, borrowing the batches' strings.
+/// Batches are classified in parallel (the greeting and acknowledgement tests are most
+/// of the work), then grouped by user in store order.
 fn conversations_of_batches<'a>(
     batches: &'a [RecordBatch],
     rules: &SlaRules,
     as_of_ms: i64,
 ) -> Result<FxHashMap<&'a str, Vec<Message<'a>>>> {
+    let classified: Vec<Vec<(&'a str, Message<'a>)>> = batches
+        .par_iter()
+        .map(|batch| messages_of_batch(batch, rules, as_of_ms))
+        .collect::<Result<_>>()?;
     let mut conversations: FxHashMap<&str, Vec<Message>> = FxHashMap::default();
-    for batch in batches {
-        let text = |name: &str| string_column(batch, name);
-        let (openid, role, agent) = (text("openid")?, text("role")?, text("agent")?);
-        let (kind, event, body) = (text("kind")?, text("event")?, text("text")?);
-        let ts = timestamp_column(batch, "ts")?;
-        let optional =
-            |column: &'a StringArray, row: usize| column.is_valid(row).then(|| column.value(row));
-        for row in 0..batch.num_rows() {
-            let ts_ms = ts.value(row);
-            if ts_ms > as_of_ms {
-                continue;
-            }
-            let role = Role::parse(role.value(row))
-                .with_context(|| format!("unknown role {:?} in the store", role.value(row)))?;
-            let message = Message {
-                ts_ms,
-                speaker: speaker(
-                    role,
-                    kind.value(row),
-                    optional(event, row),
-                    optional(body, row),
-                    rules,
-                ),
-                agent: optional(agent, row),
-            };
-            conversations
-                .entry(openid.value(row))
-                .or_default()
-                .push(message);
-        }
+    for (openid, message) in classified.into_iter().flatten() {
+        conversations.entry(openid).or_default().push(message);
     }
     Ok(conversations)
+}
+
+fn messages_of_batch<'a>(
+    batch: &'a RecordBatch,
+    rules: &SlaRules,
+    as_of_ms: i64,
+) -> Result<Vec<(&'a str, Message<'a>)>> {
+    let text = |name: &str| string_column(batch, name);
+    let (openid, role, agent) = (text("openid")?, text("role")?, text("agent")?);
+    let (kind, event, body) = (text("kind")?, text("event")?, text("text")?);
+    let ts = timestamp_column(batch, "ts")?;
+    let optional =
+        |column: &'a StringArray, row: usize| column.is_valid(row).then(|| column.value(row));
+    let mut messages = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let ts_ms = ts.value(row);
+        if ts_ms > as_of_ms {
+            continue;
+        }
+        let role = Role::parse(role.value(row))
+            .with_context(|| format!("unknown role {:?} in the store", role.value(row)))?;
+        let message = Message {
+            ts_ms,
+            speaker: speaker(
+                role,
+                kind.value(row),
+                optional(event, row),
+                optional(body, row),
+                rules,
+            ),
+            agent: optional(agent, row),
+        };
+        messages.push((openid.value(row), message));
+    }
+    Ok(messages)
 }
 
 /// The sessions and turns whose first user message falls on `date` (local). `events`
@@ -259,9 +269,7 @@ pub fn latest_event_ms(dataset: &Dataset) -> Result<Option<i64>> {
 }
 
 /// The event columns the job reads; `extra` (often the biggest) is never decoded.
-const SLA_COLUMNS: [&str; 9] = [
-    "event_id", "openid", "role", "agent", "kind", "event", "text", "ts", "source",
-];
+const SLA_COLUMNS: [&str; 7] = ["openid", "role", "agent", "kind", "event", "text", "ts"];
 
 /// Days handled per read: the events of a window plus three days of margin are held
 /// at once, which bounds memory (under 2 GB at 10 M events a month) while reading each
