@@ -149,25 +149,27 @@ impl<'a> EventWriter<'a> {
 impl Dataset {
     /// Every event whose partition date is in `from..=to`, in stored order per partition.
     pub fn read_events(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<RecordBatch>> {
-        let mut batches = Vec::new();
-        for date in self.partitions(TABLE)? {
-            if date < from || date > to {
-                continue;
-            }
-            for path in self.partition_files(TABLE, date)? {
-                batches.extend(file::read(&path, None)?);
-            }
-        }
-        Ok(batches)
+        self.read_event_files(from, to, None)
     }
 
-    /// Record batches of the named columns only, files decoded in parallel, in
-    /// partition and file order.
+    /// The same with only the named columns decoded (a job that never looks at `extra`
+    /// skips it).
     pub fn read_events_with(
         &self,
         from: NaiveDate,
         to: NaiveDate,
         columns: &[&str],
+    ) -> Result<Vec<RecordBatch>> {
+        self.read_event_files(from, to, Some(columns))
+    }
+
+    /// The files of the range decoded in parallel; batches come back in partition and
+    /// file order.
+    fn read_event_files(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        columns: Option<&[&str]>,
     ) -> Result<Vec<RecordBatch>> {
         let mut paths = Vec::new();
         for date in self.partitions(TABLE)? {
@@ -177,7 +179,7 @@ impl Dataset {
         }
         let parts: Vec<Vec<RecordBatch>> = paths
             .par_iter()
-            .map(|path| file::read(path, Some(columns)))
+            .map(|path| file::read(path, columns))
             .collect::<Result<_>>()?;
         Ok(parts.into_iter().flatten().collect())
     }

@@ -261,11 +261,12 @@ pub fn latest_event_ms(dataset: &Dataset) -> Result<Option<i64>> {
     let Some(last) = dataset.partitions("events")?.last().copied() else {
         return Ok(None);
     };
-    Ok(dataset
-        .read_event_rows(last, last)?
-        .iter()
-        .map(|e| e.ts_ms)
-        .max())
+    let mut latest = None;
+    for batch in dataset.read_events_with(last, last, &["ts"])? {
+        let ts = timestamp_column(&batch, "ts")?;
+        latest = latest.max(ts.values().iter().copied().max());
+    }
+    Ok(latest)
 }
 
 /// The event columns the job reads; `extra` (often the biggest) is never decoded.

@@ -166,30 +166,20 @@ pub(super) fn optional(column: &StringArray, row: usize) -> Option<String> {
 }
 
 /// Turns a batch read from the store back into events.
-///
-/// A batch read with a projection may leave out the nullable columns (account, agent,
-/// event, text, media_id, extra, received_ts); their fields are then None. The
-/// required ones must be there.
 pub fn batch_to_events(batch: &RecordBatch) -> Result<Vec<Event>> {
     let event_id = string_column(batch, "event_id")?;
+    let account = string_column(batch, "account")?;
     let openid = string_column(batch, "openid")?;
     let role = string_column(batch, "role")?;
+    let agent = string_column(batch, "agent")?;
     let kind = string_column(batch, "kind")?;
+    let event = string_column(batch, "event")?;
+    let text = string_column(batch, "text")?;
+    let media_id = string_column(batch, "media_id")?;
+    let extra = string_column(batch, "extra")?;
     let ts = timestamp_column(batch, "ts")?;
+    let received_ts = timestamp_column(batch, "received_ts")?;
     let source = string_column(batch, "source")?;
-    let nullable = |name: &str| {
-        batch
-            .column_by_name(name)
-            .map(|_| string_column(batch, name))
-            .transpose()
-    };
-    let (account, agent, event) = (nullable("account")?, nullable("agent")?, nullable("event")?);
-    let (text, media_id, extra) = (nullable("text")?, nullable("media_id")?, nullable("extra")?);
-    let received_ts = batch
-        .column_by_name("received_ts")
-        .map(|_| timestamp_column(batch, "received_ts"))
-        .transpose()?;
-    let optional = |column: Option<&StringArray>, row: usize| column.and_then(|c| optional(c, row));
     (0..batch.num_rows())
         .map(|row| {
             Ok(Event {
@@ -205,9 +195,7 @@ pub fn batch_to_events(batch: &RecordBatch) -> Result<Vec<Event>> {
                 media_id: optional(media_id, row),
                 extra: optional(extra, row),
                 ts_ms: ts.value(row),
-                received_ts_ms: received_ts
-                    .filter(|column| column.is_valid(row))
-                    .map(|column| column.value(row)),
+                received_ts_ms: received_ts.is_valid(row).then(|| received_ts.value(row)),
                 source: Source::parse(source.value(row)).ok_or_else(|| {
                     anyhow!("unknown source {:?} in the store", source.value(row))
                 })?,
