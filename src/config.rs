@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::error::UsageError;
+use crate::error::{line_of, UsageError};
 use crate::jobs::sla::SlaConfig;
 
 /// `[segment]`: the dictionaries the segment job loads.
@@ -99,9 +99,7 @@ impl PipelineConfig {
     /// Parses pipeline-file text; `name` names it in errors, which give the line.
     pub fn parse(name: &str, text: &str) -> Result<PipelineConfig> {
         toml::from_str(text).map_err(|err| {
-            let line = err.span().map_or(0, |span| {
-                text[..span.start.min(text.len())].matches('\n').count() + 1
-            });
+            let line = err.span().map_or(0, |span| line_of(text, span.start));
             UsageError::Invalid(format!("{name}:{line}: {}", err.message())).into()
         })
     }

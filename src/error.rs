@@ -20,6 +20,11 @@ pub enum UsageError {
     Invalid(String),
 }
 
+/// The 1-based line of a byte offset in a config or rule file, for `file:line` errors.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
 /// Exit codes that cron can act on (DESIGN.md).
 pub mod exit_code {
     pub const OK: i32 = 0;

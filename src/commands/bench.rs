@@ -58,6 +58,32 @@ pub(super) fn run_child(data: &Path, args: &[&OsStr]) -> Result<(Output, f64, Op
     Ok((output, seconds, sampler.join().ok().flatten()))
 }
 
+/// The benchmark's scratch folder: under `--dir` if given, else the system's temporary
+/// folder; removed when dropped.
+pub(super) fn scratch_dir(args: &BenchArgs) -> Result<tempfile::TempDir> {
+    match &args.dir {
+        Some(dir) => {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            Ok(tempfile::tempdir_in(dir)?)
+        }
+        None => Ok(tempfile::tempdir()?),
+    }
+}
+
+/// A generator config whose month holds about `events` events: the user count is
+/// sized from a small pilot, so a run lands near the target.
+pub(super) fn config_for_events(events: u64) -> GenConfig {
+    let pilot = generate(&GenConfig {
+        users: 2_000,
+        ..GenConfig::default()
+    });
+    let per_user = pilot.events.len() as f64 / 2_000.0;
+    GenConfig {
+        users: ((events as f64 / per_user).ceil() as u32).max(1),
+        ..GenConfig::default()
+    }
+}
+
 /// Resets the peak so each phase reports its own (writing 5 to clear_refs does that).
 fn reset_peak_rss() {
     let _ = fs::write("/proc/self/clear_refs", "5");
@@ -96,27 +122,12 @@ pub fn run(_context: &Context, args: &BenchArgs) -> Result<()> {
     if args.sla {
         return super::bench_sla::run(_context, args);
     }
-    let scratch = match &args.dir {
-        Some(dir) => {
-            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            tempfile::tempdir_in(dir)?
-        }
-        None => tempfile::tempdir()?,
-    };
-    // Size the user count from a small pilot, so the run lands near the target.
-    let pilot = generate(&GenConfig {
-        users: 2_000,
-        ..GenConfig::default()
-    });
-    let per_user = pilot.events.len() as f64 / 2_000.0;
-    let users = ((args.events as f64 / per_user).ceil() as u32).max(1);
-    let config = GenConfig {
-        users,
-        ..GenConfig::default()
-    };
+    let scratch = scratch_dir(args)?;
+    let config = config_for_events(args.events);
     eprintln!(
-        "kefu bench: {} target events ({users} users × {} days), {} threads, scratch {}",
+        "kefu bench: {} target events ({} users × {} days), {} threads, scratch {}",
         args.events,
+        config.users,
         config.days,
         rayon::current_num_threads(),
         scratch.path().display()

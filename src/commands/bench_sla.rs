@@ -5,11 +5,10 @@
 use std::ffi::OsStr;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use super::{generate_into, Context, LOCK_WAIT};
 use crate::cli::BenchArgs;
-use crate::gen::{generate, GenConfig};
 use crate::jobs::sla;
 use crate::store::Dataset;
 
@@ -17,23 +16,8 @@ pub fn run(context: &Context, args: &BenchArgs) -> Result<()> {
     if args.job_only {
         return job_only(context);
     }
-    let scratch = match &args.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            tempfile::tempdir_in(dir)?
-        }
-        None => tempfile::tempdir()?,
-    };
-    let pilot = generate(&GenConfig {
-        users: 2_000,
-        ..GenConfig::default()
-    });
-    let per_user = pilot.events.len() as f64 / 2_000.0;
-    drop(pilot);
-    let config = GenConfig {
-        users: ((args.events as f64 / per_user).ceil() as u32).max(1),
-        ..GenConfig::default()
-    };
+    let scratch = super::bench::scratch_dir(args)?;
+    let config = super::bench::config_for_events(args.events);
     let root = scratch.path().join("data");
     let dataset = Dataset::open_or_create(&root, None)?;
     let started = Instant::now();

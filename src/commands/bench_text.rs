@@ -8,7 +8,7 @@ use anyhow::Result;
 use rayon::prelude::*;
 
 use crate::cli::BenchArgs;
-use crate::gen::{generate, GenConfig};
+use crate::gen::generate;
 use crate::jobs::qa::Rules;
 use crate::jobs::segment::segment_texts;
 use crate::model::Role;
@@ -21,15 +21,7 @@ fn median(mut seconds: Vec<f64>) -> f64 {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let pilot = generate(&GenConfig {
-        users: 2_000,
-        ..GenConfig::default()
-    });
-    let per_user = pilot.events.len() as f64 / 2_000.0;
-    let config = GenConfig {
-        users: ((args.events as f64 / per_user).ceil() as u32).max(1),
-        ..GenConfig::default()
-    };
+    let config = super::bench::config_for_events(args.events);
     let generated = generate(&config);
     let messages: Vec<(String, String, Role)> = generated
         .events

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::privacy::Leak;
-use crate::error::UsageError;
+use crate::error::{line_of, UsageError};
 use crate::model::Role;
 use crate::text::normalize::normalize;
 
@@ -260,10 +260,7 @@ struct Problems<'a> {
 
 impl Problems<'_> {
     fn at(&mut self, span: std::ops::Range<usize>, reason: impl fmt::Display) {
-        let line = self.source[..span.start.min(self.source.len())]
-            .matches('\n')
-            .count()
-            + 1;
+        let line = line_of(self.source, span.start);
         self.found
             .push(format!("{}:{line}: {reason}", self.path.display()));
     }
