@@ -167,8 +167,7 @@ pub fn cut(events: &[Event], rules: &SlaRules, as_of_ms: i64) -> (Vec<Session>, 
     let mut sorted: Vec<&Event> = events.iter().filter(|e| e.ts_ms <= as_of_ms).collect();
     sorted.sort_by(|a, b| (a.ts_ms, &a.event_id).cmp(&(b.ts_ms, &b.event_id)));
     let mut conversations: FxHashMap<&str, Vec<Message>> = FxHashMap::default();
-    for event in sorted {
-        let message = messages(&[event], rules)[0];
+    for (event, message) in sorted.iter().zip(messages(&sorted, rules)) {
         conversations
             .entry(&event.openid)
             .or_default()
