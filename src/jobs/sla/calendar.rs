@@ -179,11 +179,6 @@ impl Calendar {
         total
     }
 
-    /// Whether the local date is a working day at all (for reports).
-    pub fn is_open_day(&self, date: NaiveDate) -> bool {
-        !self.hours(date).is_empty()
-    }
-
     pub fn zone(&self) -> Tz {
         self.zone
     }
@@ -257,7 +252,14 @@ mod tests {
             (3 * 60 + 4 * 60 + 30) * 60
         );
         assert_eq!(day("2026-09-27").weekday(), Weekday::Sun);
-        assert!(calendar.is_open_day(day("2026-09-27")));
+        assert_eq!(
+            calendar.business_seconds(
+                at("2026-09-27T00:00:00+08:00"),
+                at("2026-09-28T00:00:00+08:00")
+            ),
+            (3 * 60 + 4 * 60 + 30) * 60,
+            "the 调休 Sunday is worked"
+        );
         // Wednesday 30 September 17:00 → Thursday 8 October 09:30: 1 h + 30 min.
         assert_eq!(
             calendar.business_seconds(
