@@ -10,6 +10,7 @@ SELECT
     reply_p50_s,
     reply_p90_s,
     within_target_ratio,
+    first_response_within_target_ratio,
     unanswered,
     window_breaches,
     censored
