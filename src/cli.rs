@@ -206,6 +206,17 @@ pub struct SqlArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TagsCommand {
+    /// Explain what the tag rules make of user messages: each tag a phrase points at,
+    /// and whether it is earned or why not (negated, past, someone else's, asked for
+    /// someone else), and whether the message opts the user out
+    Check {
+        /// User messages, as written
+        #[arg(required = true)]
+        texts: Vec<String>,
+        /// The tag rule file [default: pipelines/rules/tags.toml if present, else the built-in rules]
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+    },
     /// Make WeChat's tags match kefu's tags snapshot for a day
     Push {
         #[arg(long, value_name = "YYYY-MM-DD")]
@@ -218,12 +229,18 @@ pub enum TagsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
-    /// One tag's users as Excel-friendly CSV (UTF-8 with BOM), or Parquet by extension
+    /// One tag's users as Excel-friendly CSV (UTF-8 with BOM), or Parquet when FILE
+    /// ends in .parquet: openid, tag, first_seen, last_seen and the evidence message
+    /// with phone, ID and card numbers masked
     Tag {
         /// The tag name, e.g. 敏感肌
         tag: String,
+        /// Where to write [default: stdout, as CSV]
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// The snapshot to export [default: the latest the tags job wrote]
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<chrono::NaiveDate>,
     },
 }
 

@@ -8,6 +8,8 @@ use serde::Deserialize;
 
 use crate::error::{line_of, UsageError};
 use crate::jobs::sla::SlaConfig;
+use crate::jobs::tags::TagsSection;
+use crate::jobs::topics::TopicsSection;
 
 /// `[segment]`: the dictionaries the segment job loads.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -47,12 +49,14 @@ impl Default for QaSection {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
     pub segment: SegmentSection,
     pub qa: QaSection,
     pub sla: SlaConfig,
+    pub topics: TopicsSection,
+    pub tags: TagsSection,
 }
 
 impl PipelineConfig {
@@ -67,6 +71,8 @@ impl PipelineConfig {
             &mut config.segment.stopwords,
             &mut config.qa.rules,
             &mut config.qa.reviews,
+            &mut config.topics.taxonomy,
+            &mut config.tags.rules,
         ] {
             if relative.is_relative() {
                 *relative = base.join(&*relative);
@@ -79,6 +85,8 @@ impl PipelineConfig {
             ("[segment] userdict", &config.segment.userdict),
             ("[segment] stopwords", &config.segment.stopwords),
             ("[qa] rules", &config.qa.rules),
+            ("[topics] taxonomy", &config.topics.taxonomy),
+            ("[tags] rules", &config.tags.rules),
         ]
         .into_iter()
         .filter(|(_, file)| !file.exists())

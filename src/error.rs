@@ -1,6 +1,6 @@
 //! The errors a caller branches on. Everything else is `anyhow` with context.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A mistake in how kefu was called or configured: the command exits with code 2
 /// (cron and CI tell "fix the call" from "the run failed", which exits 1).
@@ -23,6 +23,31 @@ pub enum UsageError {
 /// The 1-based line of a byte offset in a config or rule file, for `file:line` errors.
 pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Problems found in a rule or config file, each as `file:line: reason`, so one run
+/// reports every mistake at once.
+pub struct Problems<'a> {
+    path: &'a Path,
+    source: &'a str,
+    pub found: Vec<String>,
+}
+
+impl<'a> Problems<'a> {
+    pub fn new(path: &'a Path, source: &'a str) -> Problems<'a> {
+        Problems {
+            path,
+            source,
+            found: Vec::new(),
+        }
+    }
+
+    /// Records a problem at a byte span of the source.
+    pub fn at(&mut self, span: std::ops::Range<usize>, reason: impl std::fmt::Display) {
+        let line = line_of(self.source, span.start);
+        self.found
+            .push(format!("{}:{line}: {reason}", self.path.display()));
+    }
 }
 
 /// Exit codes that cron can act on (DESIGN.md).

@@ -361,3 +361,48 @@ pub struct SlaDaily {
     pub window_breaches: u32,
     pub censored: u32,
 }
+
+/// One row of `topics` (DESIGN.md): a term's day, or a whole category's when `term` is
+/// None. Counts are user messages (a word said twice in one message counts once).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicRow {
+    pub term: Option<String>,
+    /// The taxonomy category of the term; None for a term no category claims.
+    pub category: Option<String>,
+    pub count: u32,
+    pub users: u32,
+    /// 1 = the day's top term by score (category rows: by count).
+    pub rank: u32,
+    /// jieba's TF-IDF weight of the term over the day's user messages; None on
+    /// category rows.
+    pub score: Option<f64>,
+    /// count / the mean count of the previous days in the window − 1; None without
+    /// enough baseline days or with a zero baseline.
+    pub trend: Option<f64>,
+    /// A rise unlikely to be chance: big enough, and improbable under the baseline rate.
+    pub rising: bool,
+}
+
+/// One row of `top_questions` (DESIGN.md): near-identical user questions of a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopQuestion {
+    /// The group's most common wording, as a user wrote it.
+    pub example: String,
+    pub count: u32,
+    pub users: u32,
+    pub category: Option<String>,
+}
+
+/// One row of `tags` (DESIGN.md): a tag a user holds on the snapshot's date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagAssignment {
+    pub openid: String,
+    pub tag: String,
+    pub rule_id: String,
+    /// The latest message that earned it.
+    pub evidence_event_id: String,
+    pub first_seen_ts_ms: i64,
+    pub last_seen_ts_ms: i64,
+    /// When the tag lapses unless earned again; None for tags that never expire.
+    pub expires_ts_ms: Option<i64>,
+}

@@ -11,3 +11,5 @@ mod segment;
 mod sla;
 mod sql;
 mod store;
+mod tags;
+mod topics;

@@ -6,6 +6,7 @@ mod bench_collector;
 mod bench_sla;
 mod bench_text;
 mod demo;
+mod export;
 mod gen;
 mod import;
 mod qa;
@@ -13,6 +14,7 @@ mod run;
 mod serve;
 mod sql;
 mod status;
+mod tags;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -52,8 +54,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Pull(_) => not_yet("pull"),
         Command::Run(args) => run::run(&context, &args),
         Command::Qa(command) => qa::run(&context, &command),
-        Command::Tags(_) => not_yet("tags"),
-        Command::Export(_) => not_yet("export"),
+        Command::Tags(command) => tags::run(&context, &command),
+        Command::Export(command) => export::run(&context, &command),
         Command::Retention(_) => not_yet("retention"),
         Command::Forget(_) => not_yet("forget"),
         Command::Check(_) => not_yet("check"),

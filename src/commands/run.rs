@@ -14,13 +14,15 @@ use crate::cli::RunArgs;
 use crate::config::PipelineConfig;
 use crate::error::UsageError;
 use crate::jobs::qa::{self, Reviews, Rules};
+use crate::jobs::tags::{self, TagRules};
+use crate::jobs::topics::{self, Taxonomy};
 use crate::jobs::{segment, sla};
 use crate::store::{Dataset, JobRecord, RunRecord, WriteLock};
 use crate::text::segment::Segmenter;
 
-/// The jobs in dependency order. topics and tags (issue 7) and the report (issue 8)
-/// join this list when they exist.
-const JOBS: [&str; 3] = ["segment", "qa", "sla"];
+/// The jobs in dependency order (topics reads what segment wrote). The report (issue 8)
+/// joins this list when it exists.
+const JOBS: [&str; 5] = ["segment", "qa", "sla", "topics", "tags"];
 
 fn dates(args: &RunArgs) -> Result<Vec<NaiveDate>> {
     let (from, to) = match (args.date, args.from, args.to) {
@@ -78,7 +80,7 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<()> {
     let jobs = selected_jobs(args)?;
     let as_of = args.as_of.as_deref().map(parse_as_of).transpose()?;
     let config = PipelineConfig::load(&args.pipeline)?;
-    let segmenter = if jobs.contains(&"segment") {
+    let segmenter = if jobs.contains(&"segment") || jobs.contains(&"topics") {
         Some(Segmenter::load(
             &config.segment.userdict,
             &config.segment.stopwords,
@@ -94,6 +96,14 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<()> {
     } else {
         (None, None)
     };
+    let taxonomy = jobs
+        .contains(&"topics")
+        .then(|| Taxonomy::load(&config.topics.taxonomy))
+        .transpose()?;
+    let tag_rules = jobs
+        .contains(&"tags")
+        .then(|| TagRules::load(&config.tags.rules))
+        .transpose()?;
     let dataset = Dataset::open(&context.data)?;
     config.sla.rules(dataset.zone())?;
     let lock = dataset.lock("run", LOCK_WAIT)?;
@@ -111,6 +121,8 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<()> {
         segmenter: segmenter.as_ref(),
         rules: rules.as_ref(),
         reviews: reviews.as_ref(),
+        taxonomy: taxonomy.as_ref(),
+        tag_rules: tag_rules.as_ref(),
         config: &config,
     };
     let mut outcome = Ok(());
@@ -159,6 +171,8 @@ struct Loaded<'a> {
     segmenter: Option<&'a Segmenter>,
     rules: Option<&'a Rules>,
     reviews: Option<&'a Reviews>,
+    taxonomy: Option<&'a Taxonomy>,
+    tag_rules: Option<&'a TagRules>,
     config: &'a PipelineConfig,
 }
 
@@ -206,6 +220,42 @@ fn run_job(
             format!(
                 "{} sessions, {} turns, {} breaches, {} censored",
                 done.sessions, done.turns, done.breaches, done.censored
+            )
+        }
+        "topics" => {
+            let segmenter = loaded.segmenter.expect("loaded for topics");
+            let taxonomy = loaded.taxonomy.expect("loaded for topics");
+            let done = topics::run_range(
+                dataset,
+                lock,
+                first,
+                last,
+                segmenter,
+                taxonomy,
+                &loaded.config.topics,
+            )
+            .with_context(|| format!("job topics, {first} to {last}"))?;
+            bar.inc(dates.len() as u64);
+            format!(
+                "{} user messages, {} term rows ({} rising), {} question groups",
+                done.messages, done.term_rows, done.rising, done.questions
+            )
+        }
+        "tags" => {
+            let rules = loaded.tag_rules.expect("loaded for tags");
+            let done = tags::run_range(
+                dataset,
+                lock,
+                first,
+                last,
+                rules,
+                loaded.config.tags.lookback_days,
+            )
+            .with_context(|| format!("job tags, {first} to {last}"))?;
+            bar.inc(dates.len() as u64);
+            format!(
+                "{} tags held by {} users on {last}, {} opted out (rules {})",
+                done.assignments, done.users_tagged, done.opted_out, rules.version
             )
         }
         _ => unreachable!("selected_jobs only returns known jobs"),

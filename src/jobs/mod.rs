@@ -5,3 +5,5 @@
 pub mod qa;
 pub mod segment;
 pub mod sla;
+pub mod tags;
+pub mod topics;

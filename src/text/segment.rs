@@ -3,9 +3,10 @@
 //! rayon workers of the segment, topics and tags jobs.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
-use jieba_rs::Jieba;
+use jieba_rs::{Jieba, KeywordExtract, KeywordExtractConfig, TfIdf};
 use rustc_hash::FxHashSet;
 
 use super::normalize::view_text;
@@ -48,6 +49,9 @@ impl Words {
 
 pub struct Segmenter {
     jieba: Jieba,
+    /// jieba's TF-IDF extractor with its bundled IDF table, built on first use: only
+    /// the topics job scores keywords, and loading the table costs a few hundred ms.
+    tfidf: OnceLock<TfIdf>,
     /// Looked up once per token: Fx hashing, since SipHash showed in the profile.
     stopwords: FxHashSet<String>,
 }
@@ -106,7 +110,11 @@ impl Segmenter {
         let stopwords = entries(stopwords)
             .map(|(_, word)| word.to_string())
             .collect();
-        Ok(Segmenter { jieba, stopwords })
+        Ok(Segmenter {
+            jieba,
+            tfidf: OnceLock::new(),
+            stopwords,
+        })
     }
 
     /// The words of a message that say something: its matching view (folded, noise
@@ -135,6 +143,24 @@ impl Segmenter {
             })
             .collect();
         Words { view, spans }
+    }
+
+    /// Every keyword of `document` with its TF-IDF weight (term frequency in the
+    /// document × jieba's IDF for general Chinese), highest first. Stopwords and
+    /// one-character words are left out.
+    pub fn keywords(&self, document: &str) -> Vec<(String, f64)> {
+        let tfidf = self.tfidf.get_or_init(|| {
+            let mut extractor = TfIdf::default();
+            *extractor.config_mut() = KeywordExtractConfig::builder()
+                .set_stop_words(self.stopwords.iter().cloned().collect())
+                .build();
+            extractor
+        });
+        tfidf
+            .extract_keywords(&self.jieba, document, usize::MAX, Vec::new())
+            .into_iter()
+            .map(|keyword| (keyword.keyword, keyword.weight))
+            .collect()
     }
 
     /// jieba's `cut` of the text as written, and nothing else: the baseline that

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::privacy::Leak;
-use crate::error::{line_of, UsageError};
+use crate::error::{Problems, UsageError};
 use crate::model::Role;
 use crate::text::normalize::normalize;
 
@@ -251,21 +251,6 @@ pub struct Rules {
     pub(super) near_within: Vec<usize>,
 }
 
-/// Problems found in a rule file, each with its line.
-struct Problems<'a> {
-    path: &'a Path,
-    source: &'a str,
-    found: Vec<String>,
-}
-
-impl Problems<'_> {
-    fn at(&mut self, span: std::ops::Range<usize>, reason: impl fmt::Display) {
-        let line = line_of(self.source, span.start);
-        self.found
-            .push(format!("{}:{line}: {reason}", self.path.display()));
-    }
-}
-
 impl Rules {
     /// Reads and validates a rule file; a broken file is a usage error (exit 2) that
     /// lists every problem found, each as `file:line: reason`.
@@ -277,11 +262,7 @@ impl Rules {
 
     /// Validates and compiles rule-file text; `path` names it in errors.
     pub fn parse(path: &Path, source: &str) -> Result<Rules> {
-        let mut problems = Problems {
-            path,
-            source,
-            found: Vec::new(),
-        };
+        let mut problems = Problems::new(path, source);
         let spec: RuleFileSpec = match toml::from_str(source) {
             Ok(spec) => spec,
             Err(err) => {

@@ -14,12 +14,16 @@ use crate::model::{Event, Role, Source};
 
 mod qa;
 mod sla;
+mod tags;
+mod topics;
 
 pub use qa::{batch_to_qa_flags, qa_flags_schema, qa_flags_to_batch};
 pub use sla::{
     sessions_schema, sessions_to_batch, sla_daily_schema, sla_daily_to_batch, turns_schema,
     turns_to_batch,
 };
+pub use tags::{batch_to_tags, tags_schema, tags_to_batch};
+pub use topics::{top_questions_schema, top_questions_to_batch, topics_schema, topics_to_batch};
 
 /// Bumped when a column changes meaning; written to the manifest.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -89,6 +93,30 @@ where
     }
     let columns: Vec<ArrayRef> = vec![Arc::new(event_id.finish()), Arc::new(tokens.finish())];
     RecordBatch::try_new(tokens_schema(), columns).context("building a tokens batch")
+}
+
+/// Reads a `tokens` batch back as (event_id, words) rows borrowing from the batch.
+pub fn tokens_of(batch: &RecordBatch) -> Result<Vec<(&str, Vec<&str>)>> {
+    let event_id = string_column(batch, "event_id")?;
+    let lists = batch
+        .column_by_name("tokens")
+        .and_then(|column| column.as_any().downcast_ref::<arrow::array::ListArray>())
+        .ok_or_else(|| anyhow!("tokens batch has no list column tokens"))?;
+    let words = lists
+        .values()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| anyhow!("tokens column items are not utf8"))?;
+    let offsets = lists.value_offsets();
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+            (
+                event_id.value(row),
+                (start..end).map(|i| words.value(i)).collect(),
+            )
+        })
+        .collect())
 }
 
 /// Builds one record batch from events, in the order given.

@@ -1,0 +1,115 @@
+//! `pipelines/rules/topics.toml`: the categories user messages are counted under.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Problems, UsageError};
+use crate::text::normalize::view_text;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaxonomySpec {
+    #[serde(rename = "category")]
+    categories: Vec<CategorySpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategorySpec {
+    name: Spanned<String>,
+    keywords: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Category {
+    pub name: String,
+    /// In the normalised view, as words are.
+    pub keywords: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taxonomy {
+    pub categories: Vec<Category>,
+}
+
+impl Taxonomy {
+    pub fn load(path: &Path) -> Result<Taxonomy> {
+        let source = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the topic taxonomy {}", path.display()))?;
+        Taxonomy::parse(path, &source)
+    }
+
+    /// The shipped `pipelines/rules/topics.toml`, compiled in.
+    pub fn built_in() -> Taxonomy {
+        Taxonomy::parse(
+            Path::new("pipelines/rules/topics.toml (built in)"),
+            include_str!("../../../pipelines/rules/topics.toml"),
+        )
+        .expect("the shipped taxonomy is valid: a test loads it")
+    }
+
+    pub fn parse(path: &Path, source: &str) -> Result<Taxonomy> {
+        let mut problems = Problems::new(path, source);
+        let spec: TaxonomySpec = match toml::from_str(source) {
+            Ok(spec) => spec,
+            Err(err) => {
+                let reason = err.message().to_owned();
+                problems.at(err.span().unwrap_or(0..0), reason);
+                return Err(UsageError::Invalid(problems.found.join("\n")).into());
+            }
+        };
+        let mut names = HashSet::new();
+        let mut categories = Vec::new();
+        for category in spec.categories {
+            let name = category.name.get_ref().trim().to_owned();
+            if name.is_empty() || !names.insert(name.clone()) {
+                problems.at(
+                    category.name.span(),
+                    format!("category name `{name}` is empty or used twice"),
+                );
+            }
+            let keywords: Vec<String> = category
+                .keywords
+                .iter()
+                .map(|keyword| view_text(keyword))
+                .filter(|keyword| !keyword.is_empty())
+                .collect();
+            if keywords.is_empty() {
+                problems.at(
+                    category.name.span(),
+                    format!("category `{name}` has no keywords"),
+                );
+            }
+            categories.push(Category { name, keywords });
+        }
+        if !problems.found.is_empty() {
+            return Err(UsageError::Invalid(format!(
+                "the topic taxonomy has {} problem(s):\n{}",
+                problems.found.len(),
+                problems.found.join("\n")
+            ))
+            .into());
+        }
+        Ok(Taxonomy { categories })
+    }
+
+    /// The category a word belongs to: the first listing it as a keyword, else the
+    /// first with a keyword inside it.
+    pub fn category_of(&self, word: &str) -> Option<usize> {
+        self.categories
+            .iter()
+            .position(|category| category.keywords.iter().any(|k| k == word))
+            .or_else(|| {
+                self.categories.iter().position(|category| {
+                    category
+                        .keywords
+                        .iter()
+                        .any(|k| k.chars().count() > 1 && word.contains(k.as_str()))
+                })
+            })
+    }
+}
