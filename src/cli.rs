@@ -147,7 +147,8 @@ pub struct RunArgs {
     /// The data end for censoring (RFC 3339); default: the latest event in the dataset
     #[arg(long, value_name = "TS")]
     pub as_of: Option<String>,
-    /// Only these jobs (plus upstream jobs whose output is missing)
+    /// Only these jobs, in pipeline order: segment, qa, sla, topics, tags (topics reads
+    /// the words segment wrote for its days, and says so if they are missing)
     #[arg(long, value_delimiter = ',', value_name = "JOB,…")]
     pub jobs: Vec<String>,
     /// Where the report goes [default: reports/ beside the data]
@@ -284,6 +285,10 @@ pub struct BenchArgs {
     /// the job over every day in a child process and report its time and peak memory
     #[arg(long, conflicts_with_all = ["text", "collector"])]
     pub sla: bool,
+    /// Benchmark the audience jobs instead: generate the events into a dataset, segment
+    /// it, then time the topics job and the tags job over every day
+    #[arg(long, conflicts_with_all = ["text", "collector", "sla"])]
+    pub audience: bool,
     /// With --sla: only run the job over the dataset given with --data (used by the
     /// benchmark's child process; also handy to time a real dataset)
     #[arg(long, requires = "sla", hide = true)]

@@ -11,14 +11,16 @@ use crate::cli::DemoArgs;
 use crate::config::PipelineConfig;
 use crate::error::UsageError;
 use crate::gen::GenConfig;
-use crate::gen::ReplyTruth;
+use crate::gen::{ReplyTruth, UserTruth};
 use crate::jobs::qa::{self, Reviews, Rules};
 use crate::jobs::segment::{self, SegmentSummary};
 use crate::jobs::sla;
+use crate::jobs::tags::{self, TagRules};
+use crate::jobs::topics::{self, Taxonomy};
 use crate::model::QaFlag;
 use crate::outputs::mask::masked_span;
 use crate::sql::{OutputFormat, SqlSession};
-use crate::store::schema::batch_to_qa_flags;
+use crate::store::schema::{batch_to_qa_flags, batch_to_tags};
 use crate::store::Dataset;
 use crate::text::segment::Segmenter;
 
@@ -90,6 +92,31 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         _ => 0,
     };
     let sla_s = sla_started.elapsed().as_secs_f64();
+    let audience_started = std::time::Instant::now();
+    let pipeline = PipelineConfig::built_in();
+    let tag_rules = TagRules::built_in();
+    let mut tag_score = None;
+    if let (Some(first), Some(last)) = (days.first(), days.last()) {
+        topics::run_range(
+            &dataset,
+            &lock,
+            *first,
+            *last,
+            &segmenter,
+            &Taxonomy::built_in(),
+            &pipeline.topics,
+        )?;
+        tags::run_range(
+            &dataset,
+            &lock,
+            *first,
+            *last,
+            &tag_rules,
+            pipeline.tags.lookback_days,
+        )?;
+        tag_score = Some(score_tags(&dataset, *last, &summary.truth.users)?);
+    }
+    let audience_s = audience_started.elapsed().as_secs_f64();
     drop(lock);
 
     println!(
@@ -179,6 +206,55 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         OutputFormat::Table,
         &mut stdout,
     )?;
+    println!(
+        "\nTopics and tags in {audience_s:.1}s. Words and categories that rose against their previous week \
+         (at least 10 messages, double the week's mean, a new high, and unlikely by chance):"
+    );
+    session.run(
+        "SELECT dt, coalesce(term, '(all ' || category || ')') AS topic, category, count, \
+         round(count / (trend + 1)) AS week_mean FROM topics WHERE rising ORDER BY dt, count DESC",
+        OutputFormat::Table,
+        &mut stdout,
+    )?;
+    println!("\nThe most asked questions on each spike day:");
+    for spike in &summary.truth.spikes {
+        session.run(
+            &format!(
+                "SELECT dt, example, count, users, category FROM top_questions \
+                 WHERE dt = DATE '{}' ORDER BY count DESC LIMIT 3",
+                spike.date
+            ),
+            OutputFormat::Table,
+            &mut stdout,
+        )?;
+    }
+    if let Some(score) = tag_score {
+        println!(
+            "\nTags on {}: {} held; against the planted traits {} right, {} wrong, {} missed \
+             (precision {:.3}, recall {:.3}); denied traits tagged: {}; opted-out or unsubscribed users tagged: {}.",
+            score.date,
+            score.held,
+            score.right,
+            score.held - score.right,
+            score.expected - score.right,
+            score.right as f64 / score.held.max(1) as f64,
+            score.right as f64 / score.expected.max(1) as f64,
+            score.denied_tagged,
+            score.excluded_tagged,
+        );
+        session.run(
+            &format!(
+                "SELECT tag, count(*) AS users FROM tags WHERE dt = DATE '{}' GROUP BY tag ORDER BY users DESC",
+                score.date
+            ),
+            OutputFormat::Table,
+            &mut stdout,
+        )?;
+        println!(
+            "Export one for marketing:  cargo run -- --data {} export tag 敏感肌 --out 敏感肌.csv",
+            data.display()
+        );
+    }
     println!("\nWritten:");
     println!("  events   {}", dataset.table_dir("events").display());
     println!("  tokens   {}", dataset.table_dir("tokens").display());
@@ -187,6 +263,11 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         "  sla      {} (and sessions, turns)",
         dataset.table_dir("sla_daily").display()
     );
+    println!(
+        "  topics   {} (and top_questions)",
+        dataset.table_dir("topics").display()
+    );
+    println!("  tags     {}", dataset.table_dir("tags").display());
     println!("  truth    {}", dataset.root().join("truth").display());
     println!(
         "\nTry:  cargo run -- --data {} sql -e \"SELECT agent, count(*) FROM events WHERE role = 'agent' GROUP BY 1\"",
@@ -254,4 +335,43 @@ fn print_flags_by_rule(flags: &[QaFlag]) {
             )
         );
     }
+}
+
+/// How the tags job did against the generator's planted traits on the last day.
+struct TagScore {
+    date: chrono::NaiveDate,
+    held: usize,
+    expected: usize,
+    right: usize,
+    denied_tagged: usize,
+    excluded_tagged: usize,
+}
+
+fn score_tags(dataset: &Dataset, date: chrono::NaiveDate, users: &[UserTruth]) -> Result<TagScore> {
+    use std::collections::HashSet;
+    let mut held = HashSet::new();
+    for batch in dataset.read_partition("tags", date)? {
+        for row in batch_to_tags(&batch)? {
+            held.insert((row.openid, row.tag));
+        }
+    }
+    let mut score = TagScore {
+        date,
+        held: held.len(),
+        expected: 0,
+        right: 0,
+        denied_tagged: 0,
+        excluded_tagged: 0,
+    };
+    for user in users {
+        let holds = |tag: &String| held.contains(&(user.openid.clone(), tag.clone()));
+        score.denied_tagged += user.denied.iter().filter(|tag| holds(tag)).count();
+        if user.opted_out || user.unsubscribed {
+            score.excluded_tagged += user.traits.iter().filter(|tag| holds(tag)).count();
+            continue;
+        }
+        score.expected += user.traits.len();
+        score.right += user.traits.iter().filter(|tag| holds(tag)).count();
+    }
+    Ok(score)
 }

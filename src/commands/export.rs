@@ -8,6 +8,7 @@ use super::Context;
 use crate::cli::ExportCommand;
 use crate::error::UsageError;
 use crate::outputs::export::{tag_rows, write_csv, write_parquet};
+use crate::store::schema::batch_to_tags;
 use crate::store::Dataset;
 
 pub fn run(context: &Context, command: &ExportCommand) -> Result<()> {
@@ -51,7 +52,20 @@ pub fn run(context: &Context, command: &ExportCommand) -> Result<()> {
             .unwrap_or_default()
     );
     if rows.is_empty() {
-        eprintln!("(tag names are exact, e.g. 敏感肌; `kefu sql -e \"SELECT tag, count(*) FROM tags WHERE dt = '{date}' GROUP BY tag\"` lists them)");
+        let mut held: Vec<String> = Vec::new();
+        for batch in dataset.read_partition("tags", date)? {
+            held.extend(batch_to_tags(&batch)?.into_iter().map(|row| row.tag));
+        }
+        held.sort();
+        held.dedup();
+        eprintln!(
+            "(tag names are exact; held on {date}: {})",
+            if held.is_empty() {
+                "none".to_owned()
+            } else {
+                held.join(", ")
+            }
+        );
     }
     Ok(())
 }

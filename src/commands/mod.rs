@@ -2,6 +2,7 @@
 //! on the library and a short report on stdout.
 
 mod bench;
+mod bench_audience;
 mod bench_collector;
 mod bench_sla;
 mod bench_text;

@@ -48,8 +48,8 @@ struct SemanticsSpec {
     not_negators: Vec<String>,
     /// Before the phrase in its clause, these put it in the past (我以前是油皮).
     past: Vec<String>,
-    /// Someone else (我妈, 老公, 朋友, 她): a phrase after one in the sentence, or
-    /// followed in its clause by 是 and one (干皮是我妈), describes them.
+    /// Someone else (我妈, 老公, 朋友, 她): a phrase after or around one in the sentence,
+    /// or followed in its clause by 是 and one (干皮是我妈), describes them.
     others: Vec<String>,
     /// Words holding an `others` word that name nobody (其他, 他们家).
     not_others: Vec<String>,
@@ -407,7 +407,8 @@ impl TagRules {
         let named_after = after
             .strip_prefix('是')
             .is_some_and(|rest| holds(rest, &others, &semantics.not_others));
-        if holds(&view[sentence_start..start], &others, &semantics.not_others) || named_after {
+        // The match itself counts too: a regex may span the other person (我老婆怀孕了).
+        if holds(&view[sentence_start..end], &others, &semantics.not_others) || named_after {
             return Some(Denied::SomeoneElse);
         }
         None
