@@ -88,6 +88,25 @@ mod tests {
     }
 
     #[test]
+    fn the_opt_out_list_file_beside_the_rules_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("opt-outs.txt"),
+            "# from the call centre\noListed\n\n",
+        )
+        .unwrap();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/rules/tags.toml");
+        let source = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("# list = \"opt-outs.txt\"", "list = \"opt-outs.txt\"");
+        let rules = TagRules::parse(&path, &source, Some(dir.path())).unwrap();
+        assert!(rules.listed_opt_out("oListed"));
+        assert!(!rules.listed_opt_out("oOther"));
+        let missing = TagRules::parse(&path, &source, Some(&dir.path().join("nowhere")));
+        assert!(format!("{:#}", missing.unwrap_err()).contains("opt-outs.txt"));
+    }
+
+    #[test]
     fn a_broken_tag_file_lists_every_problem_with_its_line() {
         let source = r#"
 [semantics]
