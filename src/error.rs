@@ -42,6 +42,15 @@ impl<'a> Problems<'a> {
         }
     }
 
+    /// Parses the source as TOML; a syntax or type error is a usage error at its line.
+    pub fn parse_toml<T: serde::de::DeserializeOwned>(&mut self) -> anyhow::Result<T> {
+        toml::from_str(self.source).map_err(|err| {
+            let reason = err.message().to_owned();
+            self.at(err.span().unwrap_or(0..0), reason);
+            UsageError::Invalid(self.found.join("\n")).into()
+        })
+    }
+
     /// Records a problem at a byte span of the source.
     pub fn at(&mut self, span: std::ops::Range<usize>, reason: impl std::fmt::Display) {
         let line = line_of(self.source, span.start);

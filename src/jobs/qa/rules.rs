@@ -263,14 +263,7 @@ impl Rules {
     /// Validates and compiles rule-file text; `path` names it in errors.
     pub fn parse(path: &Path, source: &str) -> Result<Rules> {
         let mut problems = Problems::new(path, source);
-        let spec: RuleFileSpec = match toml::from_str(source) {
-            Ok(spec) => spec,
-            Err(err) => {
-                let reason = err.message().to_owned();
-                problems.at(err.span().unwrap_or(0..0), reason);
-                return Err(UsageError::Invalid(problems.found.join("\n")).into());
-            }
-        };
+        let spec: RuleFileSpec = problems.parse_toml()?;
         let compiled = compile(spec, &mut problems);
         if !problems.found.is_empty() {
             return Err(UsageError::Invalid(format!(

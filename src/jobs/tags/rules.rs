@@ -202,14 +202,7 @@ impl TagRules {
     /// list resolves; None skips reading the list.
     pub fn parse(path: &Path, source: &str, list_base: Option<&Path>) -> Result<TagRules> {
         let mut problems = Problems::new(path, source);
-        let spec: TagFileSpec = match toml::from_str(source) {
-            Ok(spec) => spec,
-            Err(err) => {
-                let reason = err.message().to_owned();
-                problems.at(err.span().unwrap_or(0..0), reason);
-                return Err(UsageError::Invalid(problems.found.join("\n")).into());
-            }
-        };
+        let spec: TagFileSpec = problems.parse_toml()?;
         let chars = |text: &str| -> Vec<char> { text.chars().collect() };
         let semantics = Semantics {
             clause_ends: chars(&spec.semantics.clause_ends),

@@ -54,14 +54,7 @@ impl Taxonomy {
 
     pub fn parse(path: &Path, source: &str) -> Result<Taxonomy> {
         let mut problems = Problems::new(path, source);
-        let spec: TaxonomySpec = match toml::from_str(source) {
-            Ok(spec) => spec,
-            Err(err) => {
-                let reason = err.message().to_owned();
-                problems.at(err.span().unwrap_or(0..0), reason);
-                return Err(UsageError::Invalid(problems.found.join("\n")).into());
-            }
-        };
+        let spec: TaxonomySpec = problems.parse_toml()?;
         let mut names = HashSet::new();
         let mut categories = Vec::new();
         for category in spec.categories {
