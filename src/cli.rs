@@ -200,6 +200,10 @@ pub struct SqlArgs {
     /// A query to run instead of a file
     #[arg(short = 'e', long = "execute", value_name = "QUERY")]
     pub execute: Option<String>,
+    /// The day the `sql/day_*.sql` queries read, as `getvariable('report_date')`
+    /// [default: the latest day with events]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<chrono::NaiveDate>,
     /// How to print the result
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,

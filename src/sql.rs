@@ -70,7 +70,17 @@ impl SqlSession {
             tables: Vec::new(),
         };
         session.create_views(dataset)?;
+        if let Some(latest) = dataset.partitions("events")?.last() {
+            session.set_report_date(*latest)?;
+        }
         Ok(session)
+    }
+
+    /// Sets the day the `sql/day_*.sql` queries read (`getvariable('report_date')`).
+    pub fn set_report_date(&self, date: NaiveDate) -> Result<()> {
+        self.connection
+            .execute_batch(&format!("SET VARIABLE report_date = DATE '{date}'"))
+            .context("setting report_date")
     }
 
     /// The DuckDB connection, for typed queries (`query_map`) beside the Arrow ones.

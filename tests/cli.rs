@@ -145,13 +145,22 @@ fn gen_import_and_sql_work_end_to_end() {
 }
 
 #[test]
-fn demo_makes_a_fresh_folder_and_prints_its_path() {
+fn demo_makes_a_fresh_folder_and_prints_its_report_path() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
     let output = kefu(&["demo", "--out", out.to_str().unwrap(), "--users", "150"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let printed = stdout(&output);
-    assert_eq!(printed.lines().last().unwrap(), out.to_str().unwrap());
+    let report = std::path::PathBuf::from(printed.lines().last().unwrap());
+    assert!(
+        report.starts_with(out.join("reports")),
+        "{}",
+        report.display()
+    );
+    assert!(report.ends_with("index.html") && report.exists());
+    for beside in ["summary.md", "report.json", "qa_flags.csv"] {
+        assert!(report.with_file_name(beside).exists(), "{beside}");
+    }
     assert!(out.join("data/kefu.json").exists());
     // A second run replaces its own earlier demo, and refuses a folder it did not make.
     assert!(
@@ -355,10 +364,25 @@ fn run_writes_each_jobs_tables_and_refuses_mistakes_before_starting() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let log = stderr(&output);
-    for line in ["  segment", "  qa", "  sla ", "kefu run: done in"] {
+    for line in [
+        "  segment",
+        "  qa",
+        "  sla ",
+        "  topics",
+        "  tags",
+        "kefu run: jobs done in",
+        "report(s)",
+    ] {
         assert!(log.contains(line), "{line} in:\n{log}");
     }
     assert!(log.contains("3 sessions, 4 turns, 1 breaches"), "{log}");
+    let printed = stdout(&output);
+    let reports: Vec<&str> = printed.lines().map(str::trim).collect();
+    assert_eq!(reports.len(), 2, "one report per day: {reports:?}");
+    assert!(
+        reports[1].ends_with("reports/2026-10-17/index.html")
+            && std::path::Path::new(reports[1]).exists()
+    );
     let status = stdout(&kefu(&["--data", data_arg, "status"]));
     assert!(
         status.contains("over 2026-10-16..2026-10-17: ok [segment"),

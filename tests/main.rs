@@ -7,6 +7,7 @@ mod gen;
 mod import;
 mod properties;
 mod qa;
+mod report;
 mod segment;
 mod sla;
 mod sql;

@@ -108,6 +108,15 @@ fn every_shipped_query_runs() {
         kefu::jobs::qa::run(&dataset, &lock, date(day), &rules, &Default::default()).unwrap();
         sla::run(&dataset, &lock, date(day), &config(), None).unwrap();
     }
+    let (first, last) = (date("2026-10-16"), date("2026-10-19"));
+    let section = kefu::jobs::topics::TopicsSection::default();
+    let taxonomy = kefu::jobs::topics::Taxonomy::built_in();
+    kefu::jobs::topics::run_range(
+        &dataset, &lock, first, first, &segmenter, &taxonomy, &section,
+    )
+    .unwrap();
+    let tag_rules = kefu::jobs::tags::TagRules::built_in();
+    kefu::jobs::tags::run_range(&dataset, &lock, first, last, &tag_rules, 730).unwrap();
     let session = SqlSession::open(&dataset).unwrap();
     let mut files: Vec<_> = fs::read_dir(crate::common::repo_file("sql"))
         .unwrap()

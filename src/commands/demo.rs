@@ -19,6 +19,7 @@ use crate::jobs::tags::{self, TagRules};
 use crate::jobs::topics::{self, Taxonomy};
 use crate::model::QaFlag;
 use crate::outputs::mask::masked_span;
+use crate::outputs::report;
 use crate::sql::{OutputFormat, SqlSession};
 use crate::store::schema::{batch_to_qa_flags, batch_to_tags};
 use crate::store::Dataset;
@@ -117,6 +118,17 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         tag_score = Some(score_tags(&dataset, *last, &summary.truth.users)?);
     }
     let audience_s = audience_started.elapsed().as_secs_f64();
+    // The report for the month's last whole day (events after it are only the tail
+    // of late sessions and unsubscribes).
+    let report_day = config.start + chrono::Duration::days(i64::from(config.days) - 1);
+    let sql_dir = Path::new("sql");
+    let report_dir = report::write_report(
+        &dataset,
+        report_day,
+        &args.out.join("reports"),
+        sql_dir.is_dir().then_some(sql_dir),
+        &pipeline.sla,
+    )?;
     drop(lock);
 
     println!(
@@ -274,7 +286,10 @@ pub fn run(context: &Context, args: &DemoArgs) -> Result<()> {
         data.display()
     );
     println!("      cargo run -- --data {} status", data.display());
-    println!("\n{}", args.out.display());
+    println!(
+        "\nThe report for {report_day} (open it in a browser; summary.md, report.json, qa_flags.csv and tags/*.csv beside it):"
+    );
+    println!("{}", report_dir.join("index.html").display());
     Ok(())
 }
 

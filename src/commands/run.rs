@@ -17,6 +17,7 @@ use crate::jobs::qa::{self, Reviews, Rules};
 use crate::jobs::tags::{self, TagRules};
 use crate::jobs::topics::{self, Taxonomy};
 use crate::jobs::{segment, sla};
+use crate::outputs::report;
 use crate::store::{Dataset, JobRecord, RunRecord, WriteLock};
 use crate::text::segment::Segmenter;
 
@@ -72,9 +73,6 @@ fn parse_as_of(text: &str) -> Result<i64> {
 }
 
 pub fn run(context: &Context, args: &RunArgs) -> Result<()> {
-    if args.out.is_some() {
-        return Err(UsageError::NotYetAvailable("run --out (the report)".into()).into());
-    }
     // Everything a job reads is checked before any job starts.
     let dates = dates(args)?;
     let jobs = selected_jobs(args)?;
@@ -162,7 +160,35 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<()> {
     })?;
     outcome?;
     let total: f64 = done_jobs.iter().map(|job| job.seconds).sum();
-    eprintln!("kefu run: done in {total:.1}s");
+    eprintln!("kefu run: jobs done in {total:.1}s");
+
+    // The report for each day, from what the jobs just wrote; the edited queries in
+    // the repository's sql/ folder (beside the pipeline's folder) when it has them.
+    let started = Instant::now();
+    let out_root = args.out.clone().unwrap_or_else(|| {
+        context
+            .data
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("reports")
+    });
+    let sql_dir = args
+        .pipeline
+        .parent()
+        .and_then(|folder| folder.parent())
+        .map(|root| root.join("sql"));
+    for day in &dates {
+        let written =
+            report::write_report(&dataset, *day, &out_root, sql_dir.as_deref(), &config.sla)
+                .with_context(|| format!("writing the report for {day}"))?;
+        println!("{}", written.join("index.html").display());
+    }
+    eprintln!(
+        "kefu run: {} report(s) in {:.1}s under {}",
+        dates.len(),
+        started.elapsed().as_secs_f64(),
+        out_root.display()
+    );
     Ok(())
 }
 

@@ -15,6 +15,9 @@ pub fn run(context: &Context, args: &SqlArgs) -> Result<()> {
         (None, None) => unreachable!("clap requires a file or -e"),
     };
     let session = SqlSession::open(&dataset)?;
+    if let Some(date) = args.date {
+        session.set_report_date(date)?;
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     session.run(&query, args.format, &mut out)
