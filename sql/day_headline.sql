@@ -9,12 +9,20 @@ WITH days AS (
 ),
 messages AS (
     SELECT dt, count(*) AS user_messages, count(DISTINCT openid) AS users
-    FROM events WHERE role = 'user' GROUP BY dt
+    FROM events
+    WHERE role = 'user'
+      AND dt BETWEEN getvariable('report_date') - INTERVAL 7 DAY AND getvariable('report_date')
+    GROUP BY dt
 ),
-sla AS (SELECT * FROM sla_daily WHERE agent IS NULL),
+sla AS (
+    SELECT * FROM sla_daily WHERE agent IS NULL
+      AND dt BETWEEN getvariable('report_date') - INTERVAL 7 DAY AND getvariable('report_date')
+),
 flags AS (
     SELECT dt, count(*) AS qa_flags FROM qa_flags
-    WHERE verdict IS DISTINCT FROM 'false_positive' GROUP BY dt
+    WHERE verdict IS DISTINCT FROM 'false_positive'
+      AND dt BETWEEN getvariable('report_date') - INTERVAL 7 DAY AND getvariable('report_date')
+    GROUP BY dt
 ),
 per_day AS (
     SELECT days.dt, is_day,

@@ -293,6 +293,11 @@ pub struct BenchArgs {
     /// it, then time the topics job and the tags job over every day
     #[arg(long, conflicts_with_all = ["text", "collector", "sla"])]
     pub audience: bool,
+    /// Benchmark the whole night instead: `kefu run pipelines/nightly.toml` over every
+    /// day of a generated dataset (all jobs and the reports) in a child process; wall
+    /// time per job and in total, and peak memory. Run from the repository
+    #[arg(long, conflicts_with_all = ["text", "collector", "sla", "audience"])]
+    pub run: bool,
     /// With --sla: only run the job over the dataset given with --data (used by the
     /// benchmark's child process; also handy to time a real dataset)
     #[arg(long, requires = "sla", hide = true)]

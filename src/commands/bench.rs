@@ -119,6 +119,9 @@ pub fn run(_context: &Context, args: &BenchArgs) -> Result<()> {
     if args.text {
         return super::bench_text::run(args);
     }
+    if args.run {
+        return super::bench_run::run(_context, args);
+    }
     if args.audience {
         return super::bench_audience::run(_context, args);
     }

@@ -4,6 +4,7 @@
 mod bench;
 mod bench_audience;
 mod bench_collector;
+mod bench_run;
 mod bench_sla;
 mod bench_text;
 mod demo;

@@ -2,20 +2,20 @@
 //! message that earned it, phone, ID and card numbers masked. CSV is UTF-8 with a BOM,
 //! so Excel shows the Chinese instead of mojibake; times are local to the dataset.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
 
 use super::mask::mask;
 use crate::model::{local_date, TagAssignment};
-use crate::store::schema::batch_to_tags;
+use crate::store::schema::{batch_to_tags, string_column};
 use crate::store::Dataset;
 
 /// One exported row.
@@ -43,9 +43,25 @@ fn local_time(ts_ms: i64, zone: Tz) -> String {
 
 /// The assignments of `tag` in the snapshot of `date`, with their evidence text.
 pub fn tag_rows(dataset: &Dataset, date: NaiveDate, tag: &str) -> Result<Vec<TagExportRow>> {
+    Ok(rows_by_tag(dataset, date, Some(tag))?
+        .remove(tag)
+        .unwrap_or_default())
+}
+
+/// Every tag's rows in the snapshot of `date` (or one tag's), reading the evidence
+/// messages once: only their days, only two columns.
+pub fn rows_by_tag(
+    dataset: &Dataset,
+    date: NaiveDate,
+    only: Option<&str>,
+) -> Result<BTreeMap<String, Vec<TagExportRow>>> {
     let mut assignments: Vec<TagAssignment> = Vec::new();
     for batch in dataset.read_partition("tags", date)? {
-        assignments.extend(batch_to_tags(&batch)?.into_iter().filter(|a| a.tag == tag));
+        assignments.extend(
+            batch_to_tags(&batch)?
+                .into_iter()
+                .filter(|a| only.is_none_or(|tag| a.tag == tag)),
+        );
     }
     let zone = dataset.zone();
     let wanted: HashSet<&str> = assignments
@@ -60,15 +76,21 @@ pub fn tag_rows(dataset: &Dataset, date: NaiveDate, tag: &str) -> Result<Vec<Tag
     dates.dedup();
     let mut text_of: HashMap<String, String> = HashMap::new();
     for day in dates {
-        for event in dataset.read_event_rows(day, day)? {
-            if wanted.contains(event.event_id.as_str()) {
-                text_of.insert(event.event_id, event.text.unwrap_or_default());
+        for batch in dataset.read_events_with(day, day, &["event_id", "text"])? {
+            let (ids, texts) = (
+                string_column(&batch, "event_id")?,
+                string_column(&batch, "text")?,
+            );
+            for row in 0..batch.num_rows() {
+                if wanted.contains(ids.value(row)) && texts.is_valid(row) {
+                    text_of.insert(ids.value(row).to_owned(), texts.value(row).to_owned());
+                }
             }
         }
     }
-    Ok(assignments
-        .into_iter()
-        .map(|a| TagExportRow {
+    let mut by_tag: BTreeMap<String, Vec<TagExportRow>> = BTreeMap::new();
+    for a in assignments {
+        let row = TagExportRow {
             evidence: text_of
                 .get(&a.evidence_event_id)
                 .map(|text| mask(text))
@@ -76,9 +98,11 @@ pub fn tag_rows(dataset: &Dataset, date: NaiveDate, tag: &str) -> Result<Vec<Tag
             first_seen: local_time(a.first_seen_ts_ms, zone),
             last_seen: local_time(a.last_seen_ts_ms, zone),
             openid: a.openid,
-            tag: a.tag,
-        })
-        .collect())
+            tag: a.tag.clone(),
+        };
+        by_tag.entry(a.tag).or_default().push(row);
+    }
+    Ok(by_tag)
 }
 
 /// Writes rows as CSV with a BOM and a header.

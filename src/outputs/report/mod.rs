@@ -18,7 +18,7 @@ use minijinja::{context, Environment};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::export::{tag_rows, write_csv, BOM};
+use super::export::{rows_by_tag, write_csv, BOM};
 use super::mask::mask;
 use crate::jobs::sla::SlaConfig;
 use crate::sql::SqlSession;
@@ -71,14 +71,15 @@ pub struct ReportData {
     pub sections: BTreeMap<String, Vec<Map<String, Value>>>,
 }
 
-/// Runs the report's queries for `date`; `sql_dir` may hold edited versions.
+/// Runs the report's queries for `date` in `session` (one session serves every day
+/// of a run); `sql_dir` may hold edited versions.
 pub fn gather(
     dataset: &Dataset,
+    session: &SqlSession,
     date: NaiveDate,
     sql_dir: Option<&Path>,
     sla: &SlaConfig,
 ) -> Result<ReportData> {
-    let session = SqlSession::open(dataset)?;
     session.set_report_date(date)?;
     let mut sections = BTreeMap::new();
     for (name, shipped) in QUERIES {
@@ -92,7 +93,7 @@ pub fn gather(
         let rows = if session.tables().is_empty() {
             Vec::new()
         } else {
-            rows_of(&session, &sql).with_context(|| {
+            rows_of(session, &sql).with_context(|| {
                 format!(
                     "report query {}",
                     edited.map_or_else(
@@ -323,7 +324,20 @@ pub fn write_report(
     sql_dir: Option<&Path>,
     sla: &SlaConfig,
 ) -> Result<PathBuf> {
-    let data = gather(dataset, date, sql_dir, sla)?;
+    let session = SqlSession::open(dataset)?;
+    write_report_with(dataset, &session, date, out_root, sql_dir, sla)
+}
+
+/// The same with an open session, for a run writing many days.
+pub fn write_report_with(
+    dataset: &Dataset,
+    session: &SqlSession,
+    date: NaiveDate,
+    out_root: &Path,
+    sql_dir: Option<&Path>,
+    sla: &SlaConfig,
+) -> Result<PathBuf> {
+    let data = gather(dataset, session, date, sql_dir, sla)?;
     let staging = out_root.join(format!(".{date}.tmp"));
     if staging.exists() {
         fs::remove_dir_all(&staging).with_context(|| format!("clearing {}", staging.display()))?;
@@ -341,13 +355,12 @@ pub fn write_report(
         serde_json::to_string_pretty(&data)?.as_bytes(),
     )?;
     write("qa_flags.csv", &flags_csv(&data.sections["day_qa_flags"])?)?;
-    for row in &data.sections["day_tags"] {
-        let tag = text(row, "tag");
+    for (tag, rows) in rows_by_tag(dataset, date, None)? {
         if tag.is_empty() || tag.contains(['/', '\\']) || tag.starts_with('.') {
             continue;
         }
         let mut csv = Vec::new();
-        write_csv(&tag_rows(dataset, date, tag)?, &mut csv)?;
+        write_csv(&rows, &mut csv)?;
         write(&format!("tags/{tag}.csv"), &csv)?;
     }
     let live = out_root.join(date.to_string());
