@@ -51,7 +51,7 @@ fn help_lists_every_verb_of_the_design() {
 
 #[test]
 fn verbs_of_later_issues_say_so_and_exit_2() {
-    let output = kefu(&["check", "pipelines/nightly.toml"]);
+    let output = kefu(&["forget", "oSomeone"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("not yet available"),
@@ -397,4 +397,118 @@ fn run_writes_each_jobs_tables_and_refuses_mistakes_before_starting() {
             );
         }
     }
+}
+
+#[test]
+fn check_validates_everything_a_run_reads_and_lists_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let conversation = fixtures().join("sla/conversations.jsonl");
+    assert!(
+        kefu(&["--data", data_arg, "import", conversation.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let shipped = crate::common::repo_file("pipelines/nightly.toml");
+    let pipeline = shipped.to_str().unwrap();
+    assert!(kefu(&[
+        "--data",
+        data_arg,
+        "run",
+        pipeline,
+        "--from",
+        "2026-10-16",
+        "--to",
+        "2026-10-19"
+    ])
+    .status
+    .success());
+    let output = kefu(&["--data", data_arg, "check", pipeline]);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let report = stdout(&output);
+    assert!(report.contains("no problems"), "{report}");
+    assert!(
+        report.contains("day_agents.sql"),
+        "the SQL is planned: {report}"
+    );
+
+    // A copy of the repository's pipelines/ and sql/ with a broken tag file and a
+    // query naming a column that does not exist: both are reported, exit 2.
+    let repo = dir.path().join("repo");
+    for sub in ["pipelines/rules", "pipelines/dict", "sql"] {
+        std::fs::create_dir_all(repo.join(sub)).unwrap();
+        for entry in std::fs::read_dir(crate::common::repo_file(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, repo.join(sub).join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::copy(&shipped, repo.join("pipelines/nightly.toml")).unwrap();
+    std::fs::write(
+        repo.join("pipelines/rules/tags.toml"),
+        "[semantics]\nclause_ends = 3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("sql/mine.sql"),
+        "SELECT no_such_column FROM events",
+    )
+    .unwrap();
+    let pipeline = repo.join("pipelines/nightly.toml");
+    let output = kefu(&["--data", data_arg, "check", pipeline.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("2 problem(s)"), "{err}");
+    assert!(err.contains("tags.toml:2"), "{err}");
+    assert!(
+        err.contains("mine.sql") && err.contains("no_such_column"),
+        "{err}"
+    );
+}
+
+#[test]
+fn retention_removes_old_partitions_and_keeps_the_recent_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let conversation = fixtures().join("sla/conversations.jsonl");
+    assert!(
+        kefu(&["--data", data_arg, "import", conversation.to_str().unwrap()])
+            .status
+            .success()
+    );
+    // A report folder from long ago and one from today, beside the data.
+    let today = chrono::Utc::now().date_naive();
+    let reports = dir.path().join("reports");
+    std::fs::create_dir_all(reports.join("2020-01-01")).unwrap();
+    std::fs::create_dir_all(reports.join(today.to_string())).unwrap();
+    let before = std::fs::read_dir(data.join("events")).unwrap().count();
+    assert!(before >= 2);
+
+    let keep_all = kefu(&["--data", data_arg, "retention", "--keep", "100000d"]);
+    assert!(keep_all.status.success(), "{}", stderr(&keep_all));
+    assert_eq!(
+        std::fs::read_dir(data.join("events")).unwrap().count(),
+        before
+    );
+    assert!(reports.join("2020-01-01").exists());
+
+    // The fixture's October 2026 events are older than a day before "now".
+    let output = kefu(&["--data", data_arg, "retention", "--keep", "1d"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("removed"), "{}", stdout(&output));
+    assert_eq!(std::fs::read_dir(data.join("events")).unwrap().count(), 0);
+    assert!(!reports.join("2020-01-01").exists());
+    assert!(reports.join(today.to_string()).exists());
+    assert_eq!(
+        kefu(&["--data", data_arg, "retention", "--keep", "soon"])
+            .status
+            .code(),
+        Some(2)
+    );
 }

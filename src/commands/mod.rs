@@ -7,11 +7,13 @@ mod bench_collector;
 mod bench_run;
 mod bench_sla;
 mod bench_text;
+mod check;
 mod demo;
 mod export;
 mod gen;
 mod import;
 mod qa;
+mod retention;
 mod run;
 mod serve;
 mod sql;
@@ -58,9 +60,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Qa(command) => qa::run(&context, &command),
         Command::Tags(command) => tags::run(&context, &command),
         Command::Export(command) => export::run(&context, &command),
-        Command::Retention(_) => not_yet("retention"),
+        Command::Retention(args) => retention::run(&context, &args),
         Command::Forget(_) => not_yet("forget"),
-        Command::Check(_) => not_yet("check"),
+        Command::Check(args) => check::run(&context, &args),
     }
 }
 
