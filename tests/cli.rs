@@ -16,6 +16,20 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// A fresh dataset under `dir` holding one fixture file, imported through the CLI.
+fn imported(dir: &std::path::Path, fixture: &str) -> std::path::PathBuf {
+    let data = dir.join("data");
+    let file = fixtures().join(fixture);
+    let output = kefu(&[
+        "--data",
+        data.to_str().unwrap(),
+        "import",
+        file.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    data
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -303,14 +317,8 @@ fn sql_prints_whole_rows_with_their_timestamps_in_every_format() {
 #[test]
 fn run_writes_each_jobs_tables_and_refuses_mistakes_before_starting() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let data = imported(dir.path(), "sla/conversations.jsonl");
     let data_arg = data.to_str().unwrap();
-    let conversation = fixtures().join("sla/conversations.jsonl");
-    assert!(
-        kefu(&["--data", data_arg, "import", conversation.to_str().unwrap()])
-            .status
-            .success()
-    );
     let pipeline = crate::common::repo_file("pipelines/nightly.toml");
     let pipeline = pipeline.to_str().unwrap();
 
@@ -402,14 +410,8 @@ fn run_writes_each_jobs_tables_and_refuses_mistakes_before_starting() {
 #[test]
 fn check_validates_everything_a_run_reads_and_lists_every_problem() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let data = imported(dir.path(), "sla/conversations.jsonl");
     let data_arg = data.to_str().unwrap();
-    let conversation = fixtures().join("sla/conversations.jsonl");
-    assert!(
-        kefu(&["--data", data_arg, "import", conversation.to_str().unwrap()])
-            .status
-            .success()
-    );
     let shipped = crate::common::repo_file("pipelines/nightly.toml");
     let pipeline = shipped.to_str().unwrap();
     assert!(kefu(&[
@@ -474,14 +476,8 @@ fn check_validates_everything_a_run_reads_and_lists_every_problem() {
 #[test]
 fn retention_removes_old_partitions_and_keeps_the_recent_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let data = imported(dir.path(), "sla/conversations.jsonl");
     let data_arg = data.to_str().unwrap();
-    let conversation = fixtures().join("sla/conversations.jsonl");
-    assert!(
-        kefu(&["--data", data_arg, "import", conversation.to_str().unwrap()])
-            .status
-            .success()
-    );
     // A report folder from long ago and one from today, beside the data.
     let today = chrono::Utc::now().date_naive();
     let reports = dir.path().join("reports");

@@ -84,6 +84,45 @@ pub(super) fn config_for_events(events: u64) -> GenConfig {
     }
 }
 
+/// A generated dataset in a scratch folder, for the benchmarks of jobs.
+pub(super) struct GeneratedDataset {
+    /// Removed when dropped.
+    pub scratch: tempfile::TempDir,
+    pub root: std::path::PathBuf,
+    pub dataset: Dataset,
+    pub summary: super::gen::GenSummary,
+}
+
+/// Generates about `--events` events into a fresh dataset and says so on stderr.
+pub(super) fn generated_dataset(
+    context: &Context,
+    args: &BenchArgs,
+    what: &str,
+) -> Result<GeneratedDataset> {
+    let scratch = scratch_dir(args)?;
+    let config = config_for_events(args.events);
+    let root = scratch.path().join("data");
+    let dataset = Dataset::open_or_create(&root, None)?;
+    let started = Instant::now();
+    let summary = {
+        let lock = dataset.lock("bench", LOCK_WAIT)?;
+        super::generate_into(&dataset, &lock, &config, context.progress)?
+    };
+    eprintln!(
+        "kefu bench {what}: {} events ({} users × {} days) generated and stored in {:.0}s",
+        summary.store.written,
+        config.users,
+        config.days,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(GeneratedDataset {
+        scratch,
+        root,
+        dataset,
+        summary,
+    })
+}
+
 /// Resets the peak so each phase reports its own (writing 5 to clear_refs does that).
 fn reset_peak_rss() {
     let _ = fs::write("/proc/self/clear_refs", "5");

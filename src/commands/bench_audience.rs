@@ -6,29 +6,19 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::{generate_into, Context, LOCK_WAIT};
+use super::{Context, LOCK_WAIT};
 use crate::cli::BenchArgs;
 use crate::config::PipelineConfig;
 use crate::jobs::tags::TagRules;
 use crate::jobs::topics::Taxonomy;
 use crate::jobs::{segment, tags, topics};
-use crate::store::Dataset;
 use crate::text::segment::Segmenter;
 
 pub fn run(context: &Context, args: &BenchArgs) -> Result<()> {
-    let scratch = super::bench::scratch_dir(args)?;
-    let config = super::bench::config_for_events(args.events);
-    let dataset = Dataset::open_or_create(&scratch.path().join("data"), None)?;
+    let generated = super::bench::generated_dataset(context, args, "--audience")?;
+    let dataset = &generated.dataset;
     let lock = dataset.lock("bench", LOCK_WAIT)?;
-    let started = Instant::now();
-    let summary = generate_into(&dataset, &lock, &config, context.progress)?;
-    let events = summary.store.written;
-    eprintln!(
-        "kefu bench --audience: {events} events ({} users × {} days) generated and stored in {:.0}s",
-        config.users,
-        config.days,
-        started.elapsed().as_secs_f64()
-    );
+    let events = generated.summary.store.written;
     let days = dataset.partitions("events")?;
     let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
         anyhow::bail!("the generated dataset holds no events");
@@ -41,13 +31,13 @@ pub fn run(context: &Context, args: &BenchArgs) -> Result<()> {
     let started = Instant::now();
     let mut messages = 0;
     for day in &days {
-        messages += segment::run(&dataset, &lock, *day, &segmenter)?.messages;
+        messages += segment::run(dataset, &lock, *day, &segmenter)?.messages;
     }
     let segment_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
     let topics = topics::run_range(
-        &dataset,
+        dataset,
         &lock,
         first,
         last,
@@ -59,7 +49,7 @@ pub fn run(context: &Context, args: &BenchArgs) -> Result<()> {
 
     let started = Instant::now();
     let tagged = tags::run_range(
-        &dataset,
+        dataset,
         &lock,
         first,
         last,

@@ -5,14 +5,12 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::Result;
 
-use super::{generate_into, Context, LOCK_WAIT};
+use super::Context;
 use crate::cli::BenchArgs;
 use crate::error::UsageError;
-use crate::store::Dataset;
 
 const PIPELINE: &str = "pipelines/nightly.toml";
 
@@ -23,28 +21,15 @@ pub fn run(context: &Context, args: &BenchArgs) -> Result<()> {
         ))
         .into());
     }
-    let scratch = super::bench::scratch_dir(args)?;
-    let config = super::bench::config_for_events(args.events);
-    let root = scratch.path().join("data");
-    let dataset = Dataset::open_or_create(&root, None)?;
-    let started = Instant::now();
-    let summary = {
-        let lock = dataset.lock("bench", LOCK_WAIT)?;
-        generate_into(&dataset, &lock, &config, context.progress)?
-    };
+    let generated = super::bench::generated_dataset(context, args, "--run")?;
+    let (dataset, summary) = (&generated.dataset, &generated.summary);
     let days = dataset.partitions("events")?;
     let (Some(first), Some(last)) = (days.first(), days.last()) else {
         anyhow::bail!("the generated dataset holds no events");
     };
-    eprintln!(
-        "kefu bench --run: {} events ({} users × {} days) generated and stored in {:.0}s; running `kefu run {PIPELINE} --from {first} --to {last}` in a child process",
-        summary.store.written,
-        config.users,
-        config.days,
-        started.elapsed().as_secs_f64()
-    );
+    eprintln!("running `kefu run {PIPELINE} --from {first} --to {last}` in a child process");
     let (from, to) = (first.to_string(), last.to_string());
-    let reports = scratch.path().join("reports");
+    let reports = generated.scratch.path().join("reports");
     let run = [
         OsStr::new("run"),
         OsStr::new(PIPELINE),
@@ -55,7 +40,7 @@ pub fn run(context: &Context, args: &BenchArgs) -> Result<()> {
         OsStr::new("--out"),
         reports.as_os_str(),
     ];
-    let (output, seconds, peak_mb) = super::bench::run_child(&root, &run)?;
+    let (output, seconds, peak_mb) = super::bench::run_child(&generated.root, &run)?;
     let log = String::from_utf8_lossy(&output.stderr);
     anyhow::ensure!(output.status.success(), "kefu run failed:\n{log}");
     for line in log

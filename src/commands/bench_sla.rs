@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::{generate_into, Context, LOCK_WAIT};
+use super::{Context, LOCK_WAIT};
 use crate::cli::BenchArgs;
 use crate::jobs::sla;
 use crate::store::Dataset;
@@ -16,25 +16,12 @@ pub fn run(context: &Context, args: &BenchArgs) -> Result<()> {
     if args.job_only {
         return job_only(context);
     }
-    let scratch = super::bench::scratch_dir(args)?;
-    let config = super::bench::config_for_events(args.events);
-    let root = scratch.path().join("data");
-    let dataset = Dataset::open_or_create(&root, None)?;
-    let started = Instant::now();
-    let summary = {
-        let lock = dataset.lock("bench", LOCK_WAIT)?;
-        generate_into(&dataset, &lock, &config, context.progress)?
-    };
-    eprintln!(
-        "kefu bench --sla: {} events ({} users × {} days) generated and stored in {:.0}s; running the job in a child process",
-        summary.store.written,
-        config.users,
-        config.days,
-        started.elapsed().as_secs_f64()
-    );
+    let generated = super::bench::generated_dataset(context, args, "--sla")?;
+    let (root, summary) = (&generated.root, &generated.summary);
+    eprintln!("running the sla job in a child process");
 
     let job = ["bench", "--sla", "--job-only"].map(OsStr::new);
-    let (output, seconds, peak_mb) = super::bench::run_child(&root, &job)?;
+    let (output, seconds, peak_mb) = super::bench::run_child(root, &job)?;
     anyhow::ensure!(
         output.status.success(),
         "the sla job failed: {}",
