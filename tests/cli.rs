@@ -65,7 +65,7 @@ fn help_lists_every_verb_of_the_design() {
 
 #[test]
 fn verbs_of_later_issues_say_so_and_exit_2() {
-    let output = kefu(&["forget", "oSomeone"]);
+    let output = kefu(&["tags", "push", "--date", "2026-10-16"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("not yet available"),
@@ -507,4 +507,65 @@ fn retention_removes_old_partitions_and_keeps_the_recent_ones() {
             .code(),
         Some(2)
     );
+}
+
+#[test]
+fn forget_erases_a_user_everywhere_and_audits_without_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = imported(dir.path(), "sla/conversations.jsonl");
+    let data_arg = data.to_str().unwrap();
+    let pipeline = crate::common::repo_file("pipelines/nightly.toml");
+    let run = kefu(&[
+        "--data",
+        data_arg,
+        "run",
+        pipeline.to_str().unwrap(),
+        "--from",
+        "2026-10-16",
+        "--to",
+        "2026-10-17",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let count = |openid: &str| {
+        let query = format!(
+            "SELECT (SELECT count(*) FROM events WHERE openid = '{openid}') + \
+             (SELECT count(*) FROM sessions WHERE openid = '{openid}') + \
+             (SELECT count(*) FROM turns WHERE openid = '{openid}') AS n"
+        );
+        let output = kefu(&["--data", data_arg, "sql", "-e", &query, "--format", "csv"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert!(count("oNight") > 0);
+    let others = count("oShift");
+    assert!(others > 0);
+
+    let output = kefu(&["--data", data_arg, "forget", "oNight"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("events"), "{}", stdout(&output));
+    assert_eq!(count("oNight"), 0);
+    assert_eq!(count("oShift"), others, "nobody else is touched");
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("\"command\":\"forget\"") && !audit.contains("oNight"),
+        "{audit}"
+    );
+    // The reports that quoted the user are gone, to be rebuilt.
+    for day in ["2026-10-16", "2026-10-17"] {
+        let report = dir.path().join("reports").join(day);
+        if report.exists() {
+            for entry in std::fs::read_dir(&report).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    assert!(!std::fs::read_to_string(&path).unwrap().contains("oNight"));
+                }
+            }
+        }
+    }
 }

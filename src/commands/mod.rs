@@ -10,6 +10,7 @@ mod bench_text;
 mod check;
 mod demo;
 mod export;
+mod forget;
 mod gen;
 mod import;
 mod qa;
@@ -61,7 +62,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Tags(command) => tags::run(&context, &command),
         Command::Export(command) => export::run(&context, &command),
         Command::Retention(args) => retention::run(&context, &args),
-        Command::Forget(_) => not_yet("forget"),
+        Command::Forget(args) => forget::run(&context, &args),
         Command::Check(args) => check::run(&context, &args),
     }
 }

@@ -4,6 +4,7 @@
 mod derived;
 mod events;
 pub mod file;
+mod forget;
 mod lock;
 mod manifest;
 mod quarantine;
@@ -18,6 +19,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 pub use events::{AppendSummary, CompactSummary, EventWriter};
+pub use forget::ForgetSummary;
 pub use lock::WriteLock;
 pub use manifest::{Manifest, DEFAULT_TIMEZONE};
 pub use quarantine::{read_records as read_quarantine, Quarantine, QuarantineRecord};

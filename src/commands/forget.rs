@@ -1,0 +1,137 @@
+//! `kefu forget OPENID…`: erases users — their events, every derived row that names
+//! them, quarantined records, and the reports that quote them — and records what was
+//! done in `data/audit.jsonl` without the removed content (the users appear there only
+//! as salted hashes). Their tags leave the snapshots, so the next `kefu tags push`
+//! removes them from WeChat.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use sha2::{Digest, Sha256};
+
+use super::{Context, LOCK_WAIT};
+use crate::cli::ForgetArgs;
+use crate::store::Dataset;
+
+/// The salt for hashing openids in the audit log: made once per dataset, never printed.
+fn salt(dataset: &Dataset) -> Result<String> {
+    let path = dataset.root().join(".audit-salt");
+    if let Ok(salt) = fs::read_to_string(&path) {
+        return Ok(salt.trim().to_owned());
+    }
+    let salt = hex::encode(rand::random::<[u8; 16]>());
+    fs::write(&path, &salt).with_context(|| format!("writing {}", path.display()))?;
+    Ok(salt)
+}
+
+/// Report folders (beside the data) with a file that names a user or quotes one of
+/// their messages; removed whole, to be rebuilt by `kefu run --date D`.
+fn reports_mentioning(
+    reports: &Path,
+    openids: &HashSet<String>,
+    texts: &HashSet<String>,
+) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let Ok(days) = fs::read_dir(reports) else {
+        return Ok(found);
+    };
+    // Short texts (好的, 谢谢) would match every report; a quote worth hiding is longer.
+    let quotes: Vec<&String> = texts.iter().filter(|t| t.chars().count() >= 6).collect();
+    for day in days {
+        let day = day?.path();
+        if !day.is_dir() {
+            continue;
+        }
+        let mut stack = vec![day.clone()];
+        let mut mentions = false;
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(text) = fs::read_to_string(&path) {
+                    mentions |= openids.iter().any(|id| text.contains(id.as_str()))
+                        || quotes.iter().any(|quote| text.contains(quote.as_str()));
+                }
+            }
+        }
+        if mentions {
+            found.push(day);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+pub fn run(context: &Context, args: &ForgetArgs) -> Result<()> {
+    let openids: HashSet<String> = args.openids.iter().map(|id| id.trim().to_owned()).collect();
+    let dataset = Dataset::open(&context.data)?;
+    let _lock = dataset.lock("forget", LOCK_WAIT)?;
+    let pending = dataset.wal_mentions(&openids)?;
+    anyhow::ensure!(
+        pending == 0,
+        "{pending} callback(s) of these users are still in the collector's write-ahead log ({}); nothing was erased. Let the collector roll them into Parquet (or stop it), then run kefu forget again",
+        dataset.root().join("wal").display()
+    );
+    let summary = dataset.forget(&_lock, &openids)?;
+    let reports = context
+        .data
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("reports");
+    let stale = reports_mentioning(&reports, &openids, &summary.texts)?;
+    for day in &stale {
+        fs::remove_dir_all(day).with_context(|| format!("removing {}", day.display()))?;
+    }
+
+    let salt = salt(&dataset)?;
+    let hashes: Vec<String> = openids
+        .iter()
+        .map(|id| hex::encode(&Sha256::digest(format!("{salt}:{id}").as_bytes())[..12]))
+        .collect();
+    let record = serde_json::json!({
+        "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "command": "forget",
+        "users": openids.len(),
+        "user_hashes": hashes,
+        "rows_removed": summary.rows_removed,
+        "partitions_rewritten": summary.partitions_rewritten,
+        "quarantine_records_removed": summary.quarantine_records_removed,
+        "reports_removed": stale.iter().filter_map(|d| d.file_name()?.to_str().map(str::to_owned)).collect::<Vec<_>>(),
+    });
+    let audit = dataset.root().join("audit.jsonl");
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&audit)
+        .with_context(|| format!("opening {}", audit.display()))?;
+    writeln!(file, "{record}")?;
+    file.sync_all()?;
+
+    for (table, rows) in &summary.rows_removed {
+        if *rows > 0 {
+            println!("{table:<14} {rows} row(s) removed");
+        }
+    }
+    println!(
+        "quarantine     {} record(s) removed",
+        summary.quarantine_records_removed
+    );
+    for day in &stale {
+        println!(
+            "report         {} removed (rebuild: kefu run PIPELINE --date {})",
+            day.display(),
+            day.file_name().and_then(|n| n.to_str()).unwrap_or("")
+        );
+    }
+    eprintln!(
+        "kefu forget: {} user(s) erased, {} partition(s) rewritten; recorded in {}",
+        openids.len(),
+        summary.partitions_rewritten,
+        audit.display()
+    );
+    Ok(())
+}
