@@ -49,6 +49,15 @@ impl Default for QaSection {
     }
 }
 
+/// `[privacy]`: what kefu erases on its own.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacySection {
+    /// Erase users (as `kefu forget` does) once they have been unsubscribed this many
+    /// days, at the end of each `kefu run`. Default: never.
+    pub forget_unsubscribed_after_days: Option<u32>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
@@ -57,6 +66,7 @@ pub struct PipelineConfig {
     pub sla: SlaConfig,
     pub topics: TopicsSection,
     pub tags: TagsSection,
+    pub privacy: PrivacySection,
 }
 
 impl PipelineConfig {

@@ -569,3 +569,69 @@ fn forget_erases_a_user_everywhere_and_audits_without_naming_them() {
         }
     }
 }
+
+#[test]
+fn a_pipeline_may_erase_users_unsubscribed_long_ago_at_the_end_of_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let gen = kefu(&["--data", data_arg, "gen", "--users", "400", "--days", "30"]);
+    assert!(gen.status.success(), "{}", stderr(&gen));
+    let repo = dir.path().join("repo");
+    for sub in ["pipelines/rules", "pipelines/dict"] {
+        std::fs::create_dir_all(repo.join(sub)).unwrap();
+        for entry in std::fs::read_dir(crate::common::repo_file(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, repo.join(sub).join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let shipped =
+        std::fs::read_to_string(crate::common::repo_file("pipelines/nightly.toml")).unwrap();
+    let pipeline = repo.join("pipelines/nightly.toml");
+    std::fs::write(
+        &pipeline,
+        shipped.replace(
+            "# forget_unsubscribed_after_days = 30",
+            "forget_unsubscribed_after_days = 10",
+        ),
+    )
+    .unwrap();
+    // Generated unsubscribes fall in October and November 2026; "10 days ago" is
+    // measured from today, so count what should go before running.
+    let cutoff = (chrono::Utc::now() - chrono::Duration::days(10)).to_rfc3339();
+    let old_unsubscribes = format!(
+        "SELECT count(*) FROM events WHERE event = 'unsubscribe' AND ts < TIMESTAMPTZ '{cutoff}'"
+    );
+    let count = |query: &str| {
+        let output = kefu(&["--data", data_arg, "sql", "-e", query, "--format", "csv"]);
+        stdout(&output)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = count(&old_unsubscribes);
+    let run = kefu(&[
+        "--data",
+        data_arg,
+        "run",
+        pipeline.to_str().unwrap(),
+        "--date",
+        "2026-11-01",
+        "--jobs",
+        "tags",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(count(&old_unsubscribes), 0);
+    if before > 0 {
+        assert!(
+            stderr(&run).contains("unsubscribed more than 10 days ago"),
+            "{}",
+            stderr(&run)
+        );
+        let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+        assert!(audit.contains(&format!("\"users\":{before}")), "{audit}");
+    }
+}

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Context, LOCK_WAIT};
 use crate::cli::ForgetArgs;
-use crate::store::Dataset;
+use crate::store::{Dataset, ForgetSummary, WriteLock};
 
 /// The salt for hashing openids in the audit log: made once per dataset, never printed.
 fn salt(dataset: &Dataset) -> Result<String> {
@@ -66,28 +66,28 @@ fn reports_mentioning(
     Ok(found)
 }
 
-pub fn run(context: &Context, args: &ForgetArgs) -> Result<()> {
-    let openids: HashSet<String> = args.openids.iter().map(|id| id.trim().to_owned()).collect();
-    let dataset = Dataset::open(&context.data)?;
-    let _lock = dataset.lock("forget", LOCK_WAIT)?;
-    let pending = dataset.wal_mentions(&openids)?;
-    anyhow::ensure!(
-        pending == 0,
-        "{pending} callback(s) of these users are still in the collector's write-ahead log ({}); nothing was erased. Let the collector roll them into Parquet (or stop it), then run kefu forget again",
-        dataset.root().join("wal").display()
-    );
-    let summary = dataset.forget(&_lock, &openids)?;
+/// Erases `openids` from the store and the reports and appends the audit record;
+/// `reason` says why (a deletion request, or unsubscribed long ago). Returns what was
+/// removed, the report folders removed and the audit file.
+pub(super) fn erase(
+    context: &Context,
+    dataset: &Dataset,
+    lock: &WriteLock,
+    openids: &HashSet<String>,
+    reason: &str,
+) -> Result<(ForgetSummary, Vec<PathBuf>, PathBuf)> {
+    let summary = dataset.forget(lock, openids)?;
     let reports = context
         .data
         .parent()
         .unwrap_or(Path::new("."))
         .join("reports");
-    let stale = reports_mentioning(&reports, &openids, &summary.texts)?;
+    let stale = reports_mentioning(&reports, openids, &summary.texts)?;
     for day in &stale {
         fs::remove_dir_all(day).with_context(|| format!("removing {}", day.display()))?;
     }
 
-    let salt = salt(&dataset)?;
+    let salt = salt(dataset)?;
     let hashes: Vec<String> = openids
         .iter()
         .map(|id| hex::encode(&Sha256::digest(format!("{salt}:{id}").as_bytes())[..12]))
@@ -95,6 +95,7 @@ pub fn run(context: &Context, args: &ForgetArgs) -> Result<()> {
     let record = serde_json::json!({
         "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "command": "forget",
+        "reason": reason,
         "users": openids.len(),
         "user_hashes": hashes,
         "rows_removed": summary.rows_removed,
@@ -111,6 +112,20 @@ pub fn run(context: &Context, args: &ForgetArgs) -> Result<()> {
     writeln!(file, "{record}")?;
     file.sync_all()?;
 
+    Ok((summary, stale, audit))
+}
+
+pub fn run(context: &Context, args: &ForgetArgs) -> Result<()> {
+    let openids: HashSet<String> = args.openids.iter().map(|id| id.trim().to_owned()).collect();
+    let dataset = Dataset::open(&context.data)?;
+    let lock = dataset.lock("forget", LOCK_WAIT)?;
+    let pending = dataset.wal_mentions(&openids)?;
+    anyhow::ensure!(
+        pending == 0,
+        "{pending} callback(s) of these users are still in the collector's write-ahead log ({}); nothing was erased. Let the collector roll them into Parquet (or stop it), then run kefu forget again",
+        dataset.root().join("wal").display()
+    );
+    let (summary, stale, audit) = erase(context, &dataset, &lock, &openids, "request")?;
     for (table, rows) in &summary.rows_removed {
         if *rows > 0 {
             println!("{table:<14} {rows} row(s) removed");
@@ -134,4 +149,44 @@ pub fn run(context: &Context, args: &ForgetArgs) -> Result<()> {
         audit.display()
     );
     Ok(())
+}
+
+/// Users whose latest subscription event is an unsubscribe older than `days` (WeChat
+/// asks that their data not be kept), for `[privacy] forget_unsubscribed_after_days`.
+pub(super) fn long_unsubscribed(dataset: &Dataset, days: u32) -> Result<HashSet<String>> {
+    use arrow::array::Array;
+    let partitions = dataset.partitions("events")?;
+    let (Some(first), Some(last)) = (partitions.first(), partitions.last()) else {
+        return Ok(HashSet::new());
+    };
+    let cutoff_ms =
+        (chrono::Utc::now() - chrono::Duration::days(i64::from(days))).timestamp_millis();
+    let mut latest: std::collections::HashMap<String, (i64, bool)> =
+        std::collections::HashMap::new();
+    for batch in dataset.read_events_with(*first, *last, &["openid", "event", "ts"])? {
+        let openid = crate::store::schema::string_column(&batch, "openid")?;
+        let event = crate::store::schema::string_column(&batch, "event")?;
+        let ts = crate::store::schema::timestamp_column(&batch, "ts")?;
+        for row in 0..batch.num_rows() {
+            if event.is_null(row) {
+                continue;
+            }
+            let subscribed = match event.value(row) {
+                "subscribe" => true,
+                "unsubscribe" => false,
+                _ => continue,
+            };
+            let entry = latest
+                .entry(openid.value(row).to_owned())
+                .or_insert((i64::MIN, true));
+            if ts.value(row) >= entry.0 {
+                *entry = (ts.value(row), subscribed);
+            }
+        }
+    }
+    Ok(latest
+        .into_iter()
+        .filter(|(_, (at, subscribed))| !subscribed && *at < cutoff_ms)
+        .map(|(openid, _)| openid)
+        .collect())
 }

@@ -162,6 +162,29 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<()> {
     let total: f64 = done_jobs.iter().map(|job| job.seconds).sum();
     eprintln!("kefu run: jobs done in {total:.1}s");
 
+    if let Some(days) = config.privacy.forget_unsubscribed_after_days {
+        let mut gone = super::forget::long_unsubscribed(&dataset, days)?;
+        // Users whose callbacks still wait in the collector's log wait for tomorrow.
+        if dataset.wal_mentions(&gone)? > 0 {
+            gone.retain(|openid| {
+                dataset
+                    .wal_mentions(&std::iter::once(openid.clone()).collect())
+                    .is_ok_and(|pending| pending == 0)
+            });
+        }
+        if !gone.is_empty() {
+            let reason = format!("unsubscribed more than {days} days ago");
+            let (summary, _, audit) =
+                super::forget::erase(context, &dataset, &lock, &gone, &reason)?;
+            eprintln!(
+                "kefu run: erased {} user(s) {reason} ({} partition(s) rewritten; {})",
+                gone.len(),
+                summary.partitions_rewritten,
+                audit.display()
+            );
+        }
+    }
+
     // The report for each day, from what the jobs just wrote; the edited queries in
     // the repository's sql/ folder (beside the pipeline's folder) when it has them.
     let started = Instant::now();
