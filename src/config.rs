@@ -122,6 +122,15 @@ impl PipelineConfig {
         })
     }
 
+    /// The repository's `sql/` folder for a pipeline file in `pipelines/`: the queries
+    /// `kefu run`'s report and `kefu check` read.
+    pub fn sql_dir(pipeline: &Path) -> PathBuf {
+        pipeline
+            .parent()
+            .and_then(Path::parent)
+            .map_or_else(|| PathBuf::from("sql"), |root| root.join("sql"))
+    }
+
     /// The shipped `pipelines/nightly.toml`, compiled in, for `kefu demo`.
     pub fn built_in() -> PipelineConfig {
         PipelineConfig::parse(

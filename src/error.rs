@@ -51,6 +51,23 @@ impl<'a> Problems<'a> {
         })
     }
 
+    /// Compiles a regex from the file; an invalid one is recorded at its line as
+    /// `{owner}invalid {what} regex: …` and gives None, so checking goes on.
+    pub fn regex(
+        &mut self,
+        source: &toml::Spanned<String>,
+        owner: &str,
+        what: &str,
+    ) -> Option<regex::Regex> {
+        match regex::Regex::new(source.get_ref()) {
+            Ok(regex) => Some(regex),
+            Err(err) => {
+                self.at(source.span(), format!("{owner}invalid {what} regex: {err}"));
+                None
+            }
+        }
+    }
+
     /// Records a problem at a byte span of the source.
     pub fn at(&mut self, span: std::ops::Range<usize>, reason: impl std::fmt::Display) {
         let line = line_of(self.source, span.start);

@@ -189,6 +189,13 @@ impl SqlSession {
     }
 }
 
+/// Whether a query failed only because it reads a table no job has written yet
+/// (DuckDB: "Table with name … does not exist").
+pub fn is_missing_table(err: &anyhow::Error) -> bool {
+    let message = err.to_string();
+    message.contains("Table with name") && message.contains("does not exist")
+}
+
 pub fn write_result(
     schema: &SchemaRef,
     batches: &[RecordBatch],

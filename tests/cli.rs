@@ -30,6 +30,22 @@ fn imported(dir: &std::path::Path, fixture: &str) -> std::path::PathBuf {
     data
 }
 
+/// `dir/repo/` holding copies of the repository's files in `folders` (not their
+/// subfolders), for tests that edit a rule file or a query.
+fn repo_copy(dir: &std::path::Path, folders: &[&str]) -> std::path::PathBuf {
+    let repo = dir.join("repo");
+    for folder in folders {
+        std::fs::create_dir_all(repo.join(folder)).unwrap();
+        for entry in std::fs::read_dir(crate::common::repo_file(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(&path, repo.join(folder).join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    repo
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -442,15 +458,10 @@ fn check_validates_everything_a_run_reads_and_lists_every_problem() {
 
     // A copy of the repository's pipelines/ and sql/ with a broken tag file and a
     // query naming a column that does not exist: both are reported, exit 2.
-    let repo = dir.path().join("repo");
-    for sub in ["pipelines/rules", "pipelines/dict", "sql"] {
-        std::fs::create_dir_all(repo.join(sub)).unwrap();
-        for entry in std::fs::read_dir(crate::common::repo_file(sub)).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, repo.join(sub).join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    std::fs::copy(&shipped, repo.join("pipelines/nightly.toml")).unwrap();
+    let repo = repo_copy(
+        dir.path(),
+        &["pipelines", "pipelines/rules", "pipelines/dict", "sql"],
+    );
     std::fs::write(
         repo.join("pipelines/rules/tags.toml"),
         "[semantics]\nclause_ends = 3\n",
@@ -577,14 +588,10 @@ fn a_pipeline_may_erase_users_unsubscribed_long_ago_at_the_end_of_a_run() {
     let data_arg = data.to_str().unwrap();
     let gen = kefu(&["--data", data_arg, "gen", "--users", "400", "--days", "30"]);
     assert!(gen.status.success(), "{}", stderr(&gen));
-    let repo = dir.path().join("repo");
-    for sub in ["pipelines/rules", "pipelines/dict"] {
-        std::fs::create_dir_all(repo.join(sub)).unwrap();
-        for entry in std::fs::read_dir(crate::common::repo_file(sub)).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, repo.join(sub).join(path.file_name().unwrap())).unwrap();
-        }
-    }
+    let repo = repo_copy(
+        dir.path(),
+        &["pipelines", "pipelines/rules", "pipelines/dict"],
+    );
     let shipped =
         std::fs::read_to_string(crate::common::repo_file("pipelines/nightly.toml")).unwrap();
     let pipeline = repo.join("pipelines/nightly.toml");

@@ -4,7 +4,7 @@
 //! dataset's tables when there is one). Every problem is reported at once; exit 2 if
 //! there is any, so a pre-deploy step or cron can stop on it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 
@@ -79,12 +79,7 @@ pub fn run(context: &Context, args: &CheckArgs) -> Result<()> {
             .map(|_| format!(" (zone {})", zone.name())),
     );
 
-    let sql_dir: PathBuf = args
-        .pipeline
-        .parent()
-        .and_then(Path::parent)
-        .map(|root| root.join("sql"))
-        .unwrap_or_else(|| PathBuf::from("sql"));
+    let sql_dir = PipelineConfig::sql_dir(&args.pipeline);
     let session = match &dataset {
         Some(dataset) => Some(SqlSession::open(dataset)?),
         None => None,
@@ -102,10 +97,7 @@ pub fn run(context: &Context, args: &CheckArgs) -> Result<()> {
                     Ok(_) => Ok(String::new()),
                     // A table no job has written yet cannot be planned against; that
                     // is the dataset's state, not a mistake in the query.
-                    Err(err)
-                        if err.to_string().contains("does not exist")
-                            && err.to_string().contains("Table") =>
-                    {
+                    Err(err) if crate::sql::is_missing_table(&err) => {
                         Ok(" (not planned: it reads a table no job has written yet)".to_owned())
                     }
                     Err(err) => Err(anyhow::anyhow!("{}: {err}", file.display())),

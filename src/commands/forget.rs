@@ -77,11 +77,7 @@ pub(super) fn erase(
     reason: &str,
 ) -> Result<(ForgetSummary, Vec<PathBuf>, PathBuf)> {
     let summary = dataset.forget(lock, openids)?;
-    let reports = context
-        .data
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("reports");
+    let reports = context.reports_dir();
     let stale = reports_mentioning(&reports, openids, &summary.texts)?;
     for day in &stale {
         fs::remove_dir_all(day).with_context(|| format!("removing {}", day.display()))?;

@@ -42,6 +42,17 @@ pub struct Context {
     pub progress: bool,
 }
 
+impl Context {
+    /// `reports/` beside the data folder: where `kefu run` writes reports by default,
+    /// and what retention and forget clean.
+    pub fn reports_dir(&self) -> PathBuf {
+        self.data
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("reports")
+    }
+}
+
 pub fn dispatch(cli: Cli) -> Result<()> {
     let cli_data = cli.data.clone();
     let context = Context {

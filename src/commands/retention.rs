@@ -70,11 +70,7 @@ pub fn run(context: &Context, args: &RetentionArgs) -> Result<()> {
         })
         .collect();
     dirs.push((dataset.quarantine_dir(), cutoff));
-    let reports = context
-        .data
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("reports");
+    let reports = context.reports_dir();
     dirs.push((reports, cutoff));
     let mut removed = 0;
     for (dir, cut) in dirs {

@@ -188,22 +188,19 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<()> {
     // The report for each day, from what the jobs just wrote; the edited queries in
     // the repository's sql/ folder (beside the pipeline's folder) when it has them.
     let started = Instant::now();
-    let out_root = args.out.clone().unwrap_or_else(|| {
-        context
-            .data
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("reports")
-    });
-    let sql_dir = args
-        .pipeline
-        .parent()
-        .and_then(|folder| folder.parent())
-        .map(|root| root.join("sql"));
+    let out_root = args.out.clone().unwrap_or_else(|| context.reports_dir());
+    let sql_dir = PipelineConfig::sql_dir(&args.pipeline);
+    let session = crate::sql::SqlSession::open(&dataset)?;
     for day in &dates {
-        let written =
-            report::write_report(&dataset, *day, &out_root, sql_dir.as_deref(), &config.sla)
-                .with_context(|| format!("writing the report for {day}"))?;
+        let written = report::write_report_with(
+            &dataset,
+            &session,
+            *day,
+            &out_root,
+            Some(&sql_dir),
+            &config.sla,
+        )
+        .with_context(|| format!("writing the report for {day}"))?;
         println!("{}", written.join("index.html").display());
     }
     eprintln!(

@@ -206,6 +206,16 @@ pub fn view_text(original: &str) -> String {
     text
 }
 
+/// A list of words as rule and taxonomy files give them, in the view their matches
+/// run on; words that normalise to nothing are dropped (they would match anywhere).
+pub fn view_words(words: &[String]) -> Vec<String> {
+    words
+        .iter()
+        .map(|word| view_text(word))
+        .filter(|word| !word.is_empty())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

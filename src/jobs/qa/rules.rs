@@ -294,24 +294,6 @@ impl Rules {
     }
 }
 
-fn compile_regex(
-    problems: &mut Problems,
-    id: &str,
-    source: &Spanned<String>,
-    what: &str,
-) -> Option<Regex> {
-    match Regex::new(source.get_ref()) {
-        Ok(regex) => Some(regex),
-        Err(err) => {
-            problems.at(
-                source.span(),
-                format!("rule `{id}`: invalid {what} regex: {err}"),
-            );
-            None
-        }
-    }
-}
-
 fn normalized(words: &[String]) -> Vec<String> {
     words.iter().map(|word| normalize(word).text).collect()
 }
@@ -385,10 +367,10 @@ fn compile(spec: RuleFileSpec, problems: &mut Problems) -> Option<Rules> {
         let exclude: Vec<Regex> = spec
             .exclude
             .iter()
-            .filter_map(|source| compile_regex(problems, &id, source, "exclude"))
+            .filter_map(|source| problems.regex(source, &format!("rule `{id}`: "), "exclude"))
             .collect();
         for source in &spec.regexes {
-            if let Some(regex) = compile_regex(problems, &id, source, "match") {
+            if let Some(regex) = problems.regex(source, &format!("rule `{id}`: "), "match") {
                 regex_sources.push(source.get_ref().clone());
                 regexes.push((index, regex));
             }
@@ -445,7 +427,10 @@ fn compile(spec: RuleFileSpec, problems: &mut Problems) -> Option<Rules> {
                 let whole = spec.whole_reply.as_ref().expect("checked above");
                 let mut alternatives = Vec::new();
                 for pointer in &whole.pointers {
-                    if compile_regex(problems, &id, pointer, "pointer").is_some() {
+                    if problems
+                        .regex(pointer, &format!("rule `{id}`: "), "pointer")
+                        .is_some()
+                    {
                         alternatives.push(format!("(?:{})", pointer.get_ref()));
                     }
                 }

@@ -73,9 +73,7 @@ pub fn histories<'a>(rules: &TagRules, messages: &[Message<'a>]) -> HashMap<&'a 
         .par_iter()
         .with_min_len(512)
         .map(|message| match (message.role, message.text) {
-            ("user", Some(text)) if !text.trim().is_empty() => {
-                (rules.earned(text), rules.opts_out(text))
-            }
+            ("user", Some(text)) if !text.trim().is_empty() => rules.read_message(text),
             _ => (Vec::new(), false),
         })
         .collect();

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use crate::error::{Problems, UsageError};
-use crate::text::normalize::view_text;
+use crate::text::normalize::{view_text, view_words};
 
 /// WeChat refuses a tag name longer than 30 bytes of UTF-8 (errcode 45158): ten CJK
 /// characters.
@@ -159,24 +159,6 @@ pub enum Denied {
     Proxy,
 }
 
-fn normalized(words: &[String]) -> Vec<String> {
-    words
-        .iter()
-        .map(|word| view_text(word))
-        .filter(|word| !word.is_empty())
-        .collect()
-}
-
-fn compile_regex(problems: &mut Problems, source: &Spanned<String>, what: &str) -> Option<Regex> {
-    match Regex::new(source.get_ref()) {
-        Ok(regex) => Some(regex),
-        Err(err) => {
-            problems.at(source.span(), format!("invalid {what} regex: {err}"));
-            None
-        }
-    }
-}
-
 impl TagRules {
     /// Reads and validates a tag file; a broken file is a usage error (exit 2) listing
     /// every problem as `file:line: reason`.
@@ -207,17 +189,17 @@ impl TagRules {
         let semantics = Semantics {
             clause_ends: chars(&spec.semantics.clause_ends),
             sentence_ends: chars(&spec.semantics.sentence_ends),
-            negators_before: normalized(&spec.semantics.negators_before),
-            negators_after: normalized(&spec.semantics.negators_after),
-            not_negators: normalized(&spec.semantics.not_negators),
-            past: normalized(&spec.semantics.past),
-            others: normalized(&spec.semantics.others),
-            not_others: normalized(&spec.semantics.not_others),
+            negators_before: view_words(&spec.semantics.negators_before),
+            negators_after: view_words(&spec.semantics.negators_after),
+            not_negators: view_words(&spec.semantics.not_negators),
+            past: view_words(&spec.semantics.past),
+            others: view_words(&spec.semantics.others),
+            not_others: view_words(&spec.semantics.not_others),
             proxy: spec
                 .semantics
                 .proxy
                 .iter()
-                .filter_map(|source| compile_regex(&mut problems, source, "proxy"))
+                .filter_map(|source| problems.regex(source, "", "proxy"))
                 .collect(),
         };
         let listed = match (&spec.opt_out.list, list_base) {
@@ -225,9 +207,9 @@ impl TagRules {
             _ => HashSet::new(),
         };
         let opt_out = OptOut {
-            phrases: normalized(&spec.opt_out.phrases),
-            whole_message: normalized(&spec.opt_out.whole_message),
-            not_opt_out: normalized(&spec.opt_out.not_opt_out),
+            phrases: view_words(&spec.opt_out.phrases),
+            whole_message: view_words(&spec.opt_out.whole_message),
+            not_opt_out: view_words(&spec.opt_out.not_opt_out),
             listed,
         };
 
@@ -274,14 +256,14 @@ impl TagRules {
                     format!("tag `{id}`: min_evidence must be at least 1"),
                 );
             }
-            for phrase in normalized(&tag.phrases) {
+            for phrase in view_words(&tag.phrases) {
                 patterns.push(phrase);
                 phrase_owner.push(tags.len());
             }
             let regexes = tag
                 .regexes
                 .iter()
-                .filter_map(|source| compile_regex(&mut problems, source, &format!("tag `{id}`")))
+                .filter_map(|source| problems.regex(source, &format!("tag `{id}`: "), "match"))
                 .collect();
             tags.push(TagRule {
                 id,
@@ -291,7 +273,7 @@ impl TagRules {
                 hit: tag.hit,
                 miss: tag.miss,
                 regexes,
-                others_allowed: normalized(&tag.others_allowed),
+                others_allowed: view_words(&tag.others_allowed),
             });
         }
         if !problems.found.is_empty() {
@@ -319,8 +301,18 @@ impl TagRules {
 
     /// The tags (indexes into `tags`) a user message earns.
     pub fn earned(&self, text: &str) -> Vec<usize> {
+        self.earned_in_view(&view_text(text))
+    }
+
+    /// What a user message says for the tags job: the tags it earns and whether it
+    /// opts the user out, from one normalisation of the text.
+    pub fn read_message(&self, text: &str) -> (Vec<usize>, bool) {
         let view = view_text(text);
-        self.judge(&view)
+        (self.earned_in_view(&view), self.opts_out_in_view(&view))
+    }
+
+    fn earned_in_view(&self, view: &str) -> Vec<usize> {
+        self.judge(view)
             .into_iter()
             .filter(|(_, denied)| denied.is_none())
             .map(|(tag, _)| tag)
@@ -409,10 +401,13 @@ impl TagRules {
 
     /// Whether a user message asks to stop marketing (退订, 不要再给我推送了).
     pub fn opts_out(&self, text: &str) -> bool {
-        let view = view_text(text);
+        self.opts_out_in_view(&view_text(text))
+    }
+
+    fn opts_out_in_view(&self, view: &str) -> bool {
         let opt_out = &self.opt_out;
-        opt_out.whole_message.contains(&view)
-            || holds(&view, &opt_out.phrases, &opt_out.not_opt_out)
+        opt_out.whole_message.iter().any(|word| word == view)
+            || holds(view, &opt_out.phrases, &opt_out.not_opt_out)
     }
 
     /// Whether the opt-out list file names the user.

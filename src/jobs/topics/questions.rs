@@ -161,15 +161,8 @@ pub fn top_questions<'a>(
                 .map(|(text, _)| (*text).to_owned())
                 .unwrap_or_default();
             let category = taxonomy
-                .categories
-                .iter()
-                .find(|category| {
-                    category
-                        .keywords
-                        .iter()
-                        .any(|k| lead.key.contains(k.as_str()))
-                })
-                .map(|category| category.name.clone());
+                .category_in(&lead.key)
+                .map(|index| taxonomy.categories[index].name.clone());
             TopQuestion {
                 example,
                 count,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::{Problems, UsageError};
-use crate::text::normalize::view_text;
+use crate::text::normalize::view_words;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,12 +65,7 @@ impl Taxonomy {
                     format!("category name `{name}` is empty or used twice"),
                 );
             }
-            let keywords: Vec<String> = category
-                .keywords
-                .iter()
-                .map(|keyword| view_text(keyword))
-                .filter(|keyword| !keyword.is_empty())
-                .collect();
+            let keywords = view_words(&category.keywords);
             if keywords.is_empty() {
                 problems.at(
                     category.name.span(),
@@ -88,6 +83,17 @@ impl Taxonomy {
             .into());
         }
         Ok(Taxonomy { categories })
+    }
+
+    /// The category of a normalised text (a question's wording): the first with a
+    /// keyword in it.
+    pub fn category_in(&self, text: &str) -> Option<usize> {
+        self.categories.iter().position(|category| {
+            category
+                .keywords
+                .iter()
+                .any(|keyword| text.contains(keyword.as_str()))
+        })
     }
 
     /// The category a word belongs to: the first listing it as a keyword, else the

@@ -119,7 +119,7 @@ pub fn gather(
 fn rows_of(session: &SqlSession, sql: &str) -> Result<Vec<Map<String, Value>>> {
     let (_, batches) = match session.query(sql) {
         Ok(result) => result,
-        Err(err) if err.to_string().contains("does not exist") => return Ok(Vec::new()),
+        Err(err) if crate::sql::is_missing_table(&err) => return Ok(Vec::new()),
         Err(err) => return Err(err),
     };
     // Explicit nulls: a figure that is missing says so in report.json.
