@@ -16,3 +16,4 @@ pub mod outputs;
 pub mod sql;
 pub mod store;
 pub mod text;
+pub mod wechat;

@@ -6,6 +6,8 @@ pub mod config;
 pub mod crypto;
 pub mod import;
 pub mod message;
+pub mod msgrecord;
+pub mod pull;
 pub mod roll;
 pub mod server;
 pub mod wal;

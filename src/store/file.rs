@@ -102,3 +102,21 @@ pub fn part_name() -> PathBuf {
         sequence % 1_000_000
     ))
 }
+
+/// Writes a small JSON state file (the pull's progress, pending erasures) whole or not
+/// at all: a staging file synced, then renamed over the old one.
+pub fn write_json_atomically(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+    let staging = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec_pretty(value)?;
+    {
+        use std::io::Write;
+        let mut file = fs::File::create(&staging)
+            .with_context(|| format!("creating {}", staging.display()))?;
+        file.write_all(&bytes)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("writing {}", staging.display()))?;
+    }
+    fs::rename(&staging, path).with_context(|| format!("renaming {} into place", staging.display()))
+}
