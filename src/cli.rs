@@ -39,7 +39,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Run the WeChat callback collector (the 公众号's server URL)
     Serve(ServeArgs),
-    /// Pull customer-service chat records from WeChat's msgrecord API
+    /// Pull customer-service chat records (agent replies included) from WeChat's
+    /// msgrecord API into the store; needs KEFU_WECHAT_APPID and KEFU_WECHAT_SECRET
     Pull(PullArgs),
     /// Run the pipeline's jobs and the report for a day or a range
     Run(RunArgs),
@@ -60,7 +61,7 @@ pub enum Command {
     Forget(ForgetArgs),
     /// Validate a pipeline file, its rules, dictionaries and SQL, reporting every problem
     Check(CheckArgs),
-    /// Show what the dataset holds: partitions, rows, last write, quarantine
+    /// Show what the dataset holds: partitions, rows, last write, last run, pull and push, quarantine
     Status,
     /// Measure throughput and memory (same build as everything else)
     Bench(BenchArgs),
@@ -129,6 +130,10 @@ pub struct PullArgs {
     /// Last local day to pull (inclusive)
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub to: chrono::NaiveDate,
+    /// Pull again the days an earlier pull completed (by default they are skipped;
+    /// an interrupted day resumes where it stopped either way)
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Args)]
@@ -222,7 +227,11 @@ pub enum TagsCommand {
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,
     },
-    /// Make WeChat's tags match kefu's tags snapshot for a day
+    /// Make WeChat's tags match kefu's tags snapshot for a day: create the tags kefu
+    /// manages, tag new users, untag lapsed ones (expired, opted out, forgotten). Tags
+    /// kefu did not create are never touched. Without --apply, print the plan only;
+    /// with it, every call is logged in data/push_log/ and a rerun repeats nothing
+    /// that succeeded. Needs KEFU_WECHAT_APPID and KEFU_WECHAT_SECRET with --apply
     Push {
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: chrono::NaiveDate,

@@ -14,8 +14,6 @@ pub enum UsageError {
         dataset: String,
         asked: String,
     },
-    #[error("`kefu {0}` is not yet available in this version of kefu")]
-    NotYetAvailable(String),
     #[error("{0}")]
     Invalid(String),
 }

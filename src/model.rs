@@ -406,3 +406,25 @@ pub struct TagAssignment {
     /// When the tag lapses unless earned again; None for tags that never expire.
     pub expires_ts_ms: Option<i64>,
 }
+
+/// One row of `push_log`: a WeChat tag call kefu made and what WeChat answered, or an
+/// intent written just before a call that creates a tag (so a push that died between
+/// the call and its answer knows the tag it finds is its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushCall {
+    pub ts_ms: i64,
+    /// One per `kefu tags push --apply`; sorts by start time.
+    pub push_id: String,
+    /// The call's place within its push.
+    pub seq: i64,
+    /// `create`, `adopt`, `batchtagging` or `batchuntagging`.
+    pub call: String,
+    /// `intent`, `ok` or `failed`.
+    pub outcome: String,
+    pub tag: String,
+    pub tag_id: Option<i64>,
+    pub openids: Vec<String>,
+    /// WeChat's errcode; 0 for ok and intents.
+    pub errcode: i64,
+    pub errmsg: String,
+}

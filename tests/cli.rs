@@ -80,11 +80,35 @@ fn help_lists_every_verb_of_the_design() {
 }
 
 #[test]
-fn verbs_of_later_issues_say_so_and_exit_2() {
-    let output = kefu(&["tags", "push", "--date", "2026-10-16"]);
+fn wechat_verbs_name_what_is_missing_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    kefu::store::Dataset::open_or_create(&data, None).unwrap();
+    let data = data.to_str().unwrap();
+    let output = kefu(&["--data", data, "tags", "push", "--date", "2026-10-16"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("not yet available"),
+        stderr(&output).contains("no tags snapshot for 2026-10-16: run `kefu run"),
+        "{}",
+        stderr(&output)
+    );
+    let output = std::process::Command::new(kefu_binary())
+        .args([
+            "--data",
+            data,
+            "pull",
+            "--from",
+            "2026-10-16",
+            "--to",
+            "2026-10-16",
+        ])
+        .env_remove("KEFU_WECHAT_APPID")
+        .env_remove("KEFU_WECHAT_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("set KEFU_WECHAT_APPID and KEFU_WECHAT_SECRET"),
         "{}",
         stderr(&output)
     );

@@ -3,9 +3,13 @@
 mod cli;
 mod collector;
 mod common;
+mod fake_wechat;
+mod fake_wechat_spec;
 mod gen;
 mod import;
 mod properties;
+mod pull;
+mod push;
 mod qa;
 mod report;
 mod segment;

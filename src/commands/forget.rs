@@ -10,22 +10,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
-use sha2::{Digest, Sha256};
 
 use super::{Context, LOCK_WAIT};
 use crate::cli::ForgetArgs;
 use crate::store::{Dataset, ForgetSummary, WriteLock};
-
-/// The salt for hashing openids in the audit log: made once per dataset, never printed.
-fn salt(dataset: &Dataset) -> Result<String> {
-    let path = dataset.root().join(".audit-salt");
-    if let Ok(salt) = fs::read_to_string(&path) {
-        return Ok(salt.trim().to_owned());
-    }
-    let salt = hex::encode(rand::random::<[u8; 16]>());
-    fs::write(&path, &salt).with_context(|| format!("writing {}", path.display()))?;
-    Ok(salt)
-}
 
 /// Report folders (beside the data) with a file that names a user or quotes one of
 /// their messages; removed whole, to be rebuilt by `kefu run --date D`.
@@ -83,11 +71,17 @@ pub(super) fn erase(
         fs::remove_dir_all(day).with_context(|| format!("removing {}", day.display()))?;
     }
 
-    let salt = salt(dataset)?;
     let hashes: Vec<String> = openids
         .iter()
-        .map(|id| hex::encode(&Sha256::digest(format!("{salt}:{id}").as_bytes())[..12]))
-        .collect();
+        .map(|id| dataset.user_hash(id))
+        .collect::<Result<_>>()?;
+    // The push log keeps an openid until WeChat no longer holds the user in a kefu tag
+    // (the next push untags them, their tags having left the snapshot); then, and now
+    // for everyone else, only the pseudonym.
+    let mut pending = dataset.pending_forgets()?;
+    pending.extend(hashes.iter().cloned());
+    dataset.set_pending_forgets(lock, &pending)?;
+    let push_log = crate::outputs::push::settle_forgotten(dataset, lock)?;
     let record = serde_json::json!({
         "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "command": "forget",
@@ -97,6 +91,8 @@ pub(super) fn erase(
         "rows_removed": summary.rows_removed,
         "partitions_rewritten": summary.partitions_rewritten,
         "quarantine_records_removed": summary.quarantine_records_removed,
+        "push_log_rows_pseudonymised": push_log.rows,
+        "awaiting_untag_on_wechat": push_log.awaiting,
         "reports_removed": stale.iter().filter_map(|d| d.file_name()?.to_str().map(str::to_owned)).collect::<Vec<_>>(),
     });
     let audit = dataset.root().join("audit.jsonl");
@@ -108,6 +104,12 @@ pub(super) fn erase(
     writeln!(file, "{record}")?;
     file.sync_all()?;
 
+    if push_log.awaiting > 0 {
+        println!(
+            "push log       {} user(s) still in kefu tags on WeChat: the next `kefu tags push --apply` untags them, then keeps only their pseudonym",
+            push_log.awaiting
+        );
+    }
     Ok((summary, stale, audit))
 }
 

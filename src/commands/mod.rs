@@ -13,6 +13,7 @@ mod export;
 mod forget;
 mod gen;
 mod import;
+mod pull;
 mod qa;
 mod retention;
 mod run;
@@ -28,7 +29,6 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
-use crate::error::UsageError;
 
 pub use gen::generate_into;
 
@@ -67,7 +67,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Status => status::run(&context),
         Command::Bench(args) => bench::run(&context, &args),
         Command::Serve(args) => serve::run(cli_data.as_deref(), &args),
-        Command::Pull(_) => not_yet("pull"),
+        Command::Pull(args) => pull::run(&context, &args),
         Command::Run(args) => run::run(&context, &args),
         Command::Qa(command) => qa::run(&context, &command),
         Command::Tags(command) => tags::run(&context, &command),
@@ -76,8 +76,4 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Forget(args) => forget::run(&context, &args),
         Command::Check(args) => check::run(&context, &args),
     }
-}
-
-fn not_yet(verb: &str) -> Result<()> {
-    Err(UsageError::NotYetAvailable(verb.to_string()).into())
 }

@@ -83,6 +83,27 @@ pub fn run(context: &Context) -> Result<()> {
         }
         None => println!("last run: none (kefu run has not run on this dataset)"),
     }
+    let pulls = crate::collector::pull::PullState::load(&dataset)?;
+    match pulls.last_complete() {
+        Some(window) => println!(
+            "last pull: {} complete ({} records, {} stored, {} already from callbacks) at {}",
+            window.date, window.records, window.stored, window.callback_repeats, window.pulled_at
+        ),
+        None => println!("last pull: none (kefu pull has not completed a day on this dataset)"),
+    }
+    let unfinished: Vec<&str> = pulls
+        .windows
+        .values()
+        .filter(|window| !window.complete)
+        .map(|window| window.date.as_str())
+        .collect();
+    if !unfinished.is_empty() {
+        println!(
+            "pull incomplete for {} (the next kefu pull resumes there)",
+            unfinished.join(", ")
+        );
+    }
+    print_pushes(&dataset)?;
     let (files, records) = dataset.quarantine_stats()?;
     if records > 0 {
         println!(
@@ -91,6 +112,36 @@ pub fn run(context: &Context) -> Result<()> {
         );
     } else {
         println!("quarantine: empty");
+    }
+    Ok(())
+}
+
+/// The last push of each of the latest 7 pushed dates: when, calls, failures.
+fn print_pushes(dataset: &Dataset) -> Result<()> {
+    use std::collections::BTreeMap;
+    let mut last: BTreeMap<chrono::NaiveDate, (String, u64, u64, i64)> = BTreeMap::new();
+    for (date, call) in dataset.read_push_log()? {
+        if call.outcome == "intent" {
+            continue;
+        }
+        let entry = last
+            .entry(date)
+            .or_insert_with(|| (call.push_id.clone(), 0, 0, call.ts_ms));
+        if entry.0 != call.push_id {
+            *entry = (call.push_id.clone(), 0, 0, call.ts_ms);
+        }
+        entry.1 += 1;
+        entry.2 += u64::from(call.outcome == "failed");
+        entry.3 = entry.3.max(call.ts_ms);
+    }
+    if last.is_empty() {
+        println!("last push: none (kefu tags push --apply has not run on this dataset)");
+    }
+    for (date, (push_id, calls, failed, ts_ms)) in last.iter().rev().take(7) {
+        let at = DateTime::<Utc>::from_timestamp_millis(*ts_ms)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_default();
+        println!("push of {date}: {calls} calls, {failed} failed, last at {at} (push {push_id})");
     }
     Ok(())
 }

@@ -3,4 +3,5 @@
 
 pub mod export;
 pub mod mask;
+pub mod push;
 pub mod report;

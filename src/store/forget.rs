@@ -29,6 +29,25 @@ pub struct ForgetSummary {
 const BY_OPENID: [&str; 5] = ["events", "qa_flags", "sessions", "turns", "tags"];
 
 impl Dataset {
+    /// A user's pseudonym for the audit and push logs: a salted SHA-256 of the openid.
+    /// The salt is made once per dataset and never printed, so a hash cannot be
+    /// checked against a guessed openid by anyone without the dataset.
+    pub fn user_hash(&self, openid: &str) -> Result<String> {
+        use sha2::{Digest, Sha256};
+        let path = self.root().join(".audit-salt");
+        let salt = match fs::read_to_string(&path) {
+            Ok(salt) => salt.trim().to_owned(),
+            Err(_) => {
+                let salt = hex::encode(rand::random::<[u8; 16]>());
+                fs::write(&path, &salt).with_context(|| format!("writing {}", path.display()))?;
+                salt
+            }
+        };
+        Ok(hex::encode(
+            &Sha256::digest(format!("{salt}:{openid}").as_bytes())[..12],
+        ))
+    }
+
     /// Lines of the collector's write-ahead log that mention any of the users: those
     /// are not in Parquet yet, and the log is the collector's to change.
     pub fn wal_mentions(&self, openids: &HashSet<String>) -> Result<u64> {

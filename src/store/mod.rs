@@ -7,6 +7,7 @@ pub mod file;
 mod forget;
 mod lock;
 mod manifest;
+mod push_log;
 mod quarantine;
 mod runs;
 pub mod schema;
@@ -22,6 +23,7 @@ pub use events::{AppendSummary, CompactSummary, EventWriter};
 pub use forget::ForgetSummary;
 pub use lock::WriteLock;
 pub use manifest::{Manifest, DEFAULT_TIMEZONE};
+pub use push_log::PushJournal;
 pub use quarantine::{read_records as read_quarantine, Quarantine, QuarantineRecord};
 pub use runs::{JobRecord, RunRecord};
 

@@ -12,11 +12,13 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::model::{Event, Role, Source};
 
+mod push_log;
 mod qa;
 mod sla;
 mod tags;
 mod topics;
 
+pub use push_log::{batch_to_push_calls, push_calls_to_batch, push_log_schema};
 pub use qa::{batch_to_qa_flags, qa_flags_schema, qa_flags_to_batch};
 pub use sla::{
     sessions_schema, sessions_to_batch, sla_daily_schema, sla_daily_to_batch, turns_schema,
