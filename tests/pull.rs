@@ -260,3 +260,52 @@ fn a_pull_killed_mid_way_resumes_without_gaps_or_duplicates() {
     assert_eq!(stored.len(), 3 * 12_000, "a gap");
     assert!(stored.values().all(|count| *count == 1), "a duplicate");
 }
+
+#[test]
+fn a_slow_wechat_times_out_every_try_and_the_pull_says_so() {
+    let fake = FakeWechat::start(FakeConfig::default());
+    fake.add_records(day_of_records("2026-11-01", 10));
+    fake.set_delay("getmsglist", Duration::from_millis(1500));
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = new_dataset(dir.path());
+    let config = ClientConfig {
+        api_base: fake.base_url.clone(),
+        timeout: Duration::from_millis(200),
+        attempts: 2,
+        backoff: Duration::from_millis(10),
+        ..ClientConfig::default()
+    };
+    let defaults = FakeConfig::default();
+    let client = Client::new(
+        config,
+        Credentials::new(defaults.appid, defaults.secret),
+        &state_dir(&dataset),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let err = pull(
+        &dataset,
+        &client,
+        date("2026-11-01"),
+        date("2026-11-01"),
+        &PullOptions::default(),
+    )
+    .unwrap_err();
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("still failing after 2 attempts") && message.contains("timed out"),
+        "{message}"
+    );
+    assert!(message.contains("pulling 2026-11-01"), "{message}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "each try is cut at its timeout"
+    );
+    assert_eq!(getmsglist_calls(&fake).len(), 2);
+    // Nothing was stored and nothing marked done: the next pull starts the day again.
+    assert!(!PullState::load(&dataset)
+        .unwrap()
+        .windows
+        .values()
+        .any(|w| w.complete));
+}
