@@ -224,21 +224,24 @@ impl Client {
                     })
                 }
             };
-            if attempt >= self.config.attempts {
-                return Err(ApiError::GaveUp {
-                    api: api.to_owned(),
-                    attempts: attempt,
-                    last: failure,
-                });
-            }
-            let wait = self.backoff(attempt);
-            tracing::warn!("{api}: {failure}; retrying in {:.1}s", wait.as_secs_f64());
-            std::thread::sleep(wait);
+            self.retry_or_give_up(api, attempt, failure)?;
         }
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        self.config.backoff * 2u32.saturating_pow(attempt.saturating_sub(1)).min(64)
+    /// After failed try number `attempt`: the error once the attempts are spent, else
+    /// a pause that doubles with each try.
+    fn retry_or_give_up(&self, api: &str, attempt: u32, failure: String) -> Result<(), ApiError> {
+        if attempt >= self.config.attempts {
+            return Err(ApiError::GaveUp {
+                api: api.to_owned(),
+                attempts: attempt,
+                last: failure,
+            });
+        }
+        let wait = self.config.backoff * 2u32.saturating_pow(attempt.saturating_sub(1)).min(64);
+        tracing::warn!("{api}: {failure}; retrying in {:.1}s", wait.as_secs_f64());
+        std::thread::sleep(wait);
+        Ok(())
     }
 
     /// One HTTP exchange: the JSON answer, or why not. Network errors lose their URL
@@ -360,16 +363,7 @@ impl Client {
                     })
                 }
             };
-            if attempt >= self.config.attempts {
-                return Err(ApiError::GaveUp {
-                    api: api.to_owned(),
-                    attempts: attempt,
-                    last: failure,
-                });
-            }
-            let wait = self.backoff(attempt);
-            tracing::warn!("{api}: {failure}; retrying in {:.1}s", wait.as_secs_f64());
-            std::thread::sleep(wait);
+            self.retry_or_give_up(api, attempt, failure)?;
         }
     }
 }
