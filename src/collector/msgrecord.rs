@@ -21,9 +21,10 @@ use crate::wechat::api::MsgRecord;
 /// How far apart a callback and its chat record may be stamped.
 pub const CALLBACK_TOLERANCE_MS: i64 = 3_000;
 
-/// What an opercode means (wechat-spec.md §3): who wrote it and which event it is.
-fn classify(opercode: i64) -> (Role, Option<&'static str>) {
-    match opercode {
+/// What an opercode means (wechat-spec.md §3): who wrote it and which event it is;
+/// None for a code the spec does not list.
+fn classify(opercode: i64) -> Option<(Role, Option<&'static str>)> {
+    Some(match opercode {
         2002 => (Role::Agent, None),
         2003 | 2001 => (Role::User, None),
         // A session waiting in the queue, not yet accepted by an agent.
@@ -33,8 +34,8 @@ fn classify(opercode: i64) -> (Role, Option<&'static str>) {
         // Transferred to, or grabbed by, another agent.
         1003 | 1005 => (Role::System, Some("kf_switch_session")),
         1004 => (Role::System, Some("kf_close_session")),
-        _ => (Role::System, None),
-    }
+        _ => return None,
+    })
 }
 
 /// The media placeholders msgrecord writes instead of content.
@@ -51,11 +52,11 @@ fn media_kind(text: &str) -> Option<&'static str> {
 /// column of its own (opercode, the worker of a user message, a media placeholder) is
 /// kept in `extra`.
 pub fn record_to_event(record: &MsgRecord, received_ts_ms: i64) -> Event {
-    let (role, event) = classify(record.opercode);
+    let known = classify(record.opercode);
+    let (role, event) = known.unwrap_or((Role::System, None));
     let worker = (!record.worker.is_empty()).then(|| record.worker.clone());
-    let known = matches!(record.opercode, 1000..=1005 | 2001..=2003);
     let mut extra = json!({"opercode": record.opercode});
-    let (kind, text) = if !known {
+    let (kind, text) = if known.is_none() {
         extra["text"] = json!(record.text);
         (format!("opercode_{}", record.opercode), None)
     } else if event.is_some() {
