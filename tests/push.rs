@@ -14,7 +14,7 @@ use kefu::wechat::ApiError;
 
 use crate::common::{date, kefu_binary, lock, new_dataset};
 use crate::fake_wechat::{FakeConfig, FakeWechat};
-use crate::pull::client;
+use crate::pull::{client, client_with, quick_config};
 
 const TAGS: [&str; 7] = [
     "敏感肌",
@@ -165,7 +165,7 @@ fn a_clean_push_of_1234_users_over_7_tags_makes_the_minimal_calls() {
 #[test]
 fn a_push_survives_an_expired_token_and_busy_wechat_and_resumes_after_the_quota() {
     let (_dir, dataset, fake, rows) = setup(1234);
-    // WeChat is busy twice on the first batch; the token expires on the tenth call.
+    // WeChat is busy twice on the first batch; the token expires after 3 good batches.
     fake.fail_next("batchtagging", -1, 2);
     fake.set_delay("batchtagging", Duration::from_millis(5));
     let pushing = {
@@ -174,18 +174,7 @@ fn a_push_survives_an_expired_token_and_busy_wechat_and_resumes_after_the_quota(
         std::thread::spawn(move || {
             let lock = lock(&dataset);
             let (plan, ledger) = plan_for(&dataset, date(DAY)).unwrap();
-            let config = kefu::wechat::ClientConfig {
-                api_base: base,
-                backoff: Duration::from_millis(10),
-                ..kefu::wechat::ClientConfig::default()
-            };
-            let defaults = FakeConfig::default();
-            let client = kefu::wechat::Client::new(
-                config,
-                kefu::wechat::Credentials::new(defaults.appid, defaults.secret),
-                &kefu::wechat::state_dir(&dataset),
-            )
-            .unwrap();
+            let client = client_with(quick_config(&base), &kefu::wechat::state_dir(&dataset));
             apply(&dataset, &lock, &client, &plan, &ledger)
         })
     };
@@ -365,7 +354,7 @@ fn a_forgotten_user_is_untagged_by_the_next_push_and_then_kept_only_as_a_pseudon
         .values()
         .all(|members| !members.contains(gone)));
     assert_eq!(mentions(&dataset), 0, "the openid is still in the push log");
-    let hash = dataset.user_hash(gone).unwrap();
+    let hash = dataset.user_hasher().unwrap().hash(gone);
     let pseudonymised = dataset
         .read_push_log()
         .unwrap()

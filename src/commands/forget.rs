@@ -71,10 +71,8 @@ pub(super) fn erase(
         fs::remove_dir_all(day).with_context(|| format!("removing {}", day.display()))?;
     }
 
-    let hashes: Vec<String> = openids
-        .iter()
-        .map(|id| dataset.user_hash(id))
-        .collect::<Result<_>>()?;
+    let hasher = dataset.user_hasher()?;
+    let hashes: Vec<String> = openids.iter().map(|id| hasher.hash(id)).collect();
     // The push log keeps an openid until WeChat no longer holds the user in a kefu tag
     // (the next push untags them, their tags having left the snapshot); then, and now
     // for everyone else, only the pseudonym.

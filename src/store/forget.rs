@@ -25,15 +25,27 @@ pub struct ForgetSummary {
     pub texts: HashSet<String>,
 }
 
+/// A dataset's salt, read once, for hashing many openids.
+pub struct UserHasher {
+    salt: String,
+}
+
+impl UserHasher {
+    pub fn hash(&self, openid: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let salted = format!("{}:{openid}", self.salt);
+        hex::encode(&Sha256::digest(salted.as_bytes())[..12])
+    }
+}
+
 /// Tables whose rows carry the user's openid.
 const BY_OPENID: [&str; 5] = ["events", "qa_flags", "sessions", "turns", "tags"];
 
 impl Dataset {
-    /// A user's pseudonym for the audit and push logs: a salted SHA-256 of the openid.
-    /// The salt is made once per dataset and never printed, so a hash cannot be
-    /// checked against a guessed openid by anyone without the dataset.
-    pub fn user_hash(&self, openid: &str) -> Result<String> {
-        use sha2::{Digest, Sha256};
+    /// What gives users their pseudonyms in the audit and push logs: a salted SHA-256
+    /// of the openid. The salt is made once per dataset and never printed, so a hash
+    /// cannot be checked against a guessed openid by anyone without the dataset.
+    pub fn user_hasher(&self) -> Result<UserHasher> {
         let path = self.root().join(".audit-salt");
         let salt = match fs::read_to_string(&path) {
             Ok(salt) => salt.trim().to_owned(),
@@ -43,9 +55,7 @@ impl Dataset {
                 salt
             }
         };
-        Ok(hex::encode(
-            &Sha256::digest(format!("{salt}:{openid}").as_bytes())[..12],
-        ))
+        Ok(UserHasher { salt })
     }
 
     /// Lines of the collector's write-ahead log that mention any of the users: those

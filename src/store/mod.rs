@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 pub use events::{AppendSummary, CompactSummary, EventWriter};
-pub use forget::ForgetSummary;
+pub use forget::{ForgetSummary, UserHasher};
 pub use lock::WriteLock;
 pub use manifest::{Manifest, DEFAULT_TIMEZONE};
 pub use push_log::PushJournal;

@@ -55,6 +55,7 @@ pub fn settle_forgotten(dataset: &Dataset, lock: &crate::store::WriteLock) -> Re
         .flatten()
         .map(String::as_str)
         .collect();
+    let hasher = dataset.user_hasher()?;
     let mut pseudonyms = std::collections::HashMap::new();
     let mut awaiting = std::collections::BTreeSet::new();
     for (_, call) in &calls {
@@ -62,7 +63,7 @@ pub fn settle_forgotten(dataset: &Dataset, lock: &crate::store::WriteLock) -> Re
             if openid.starts_with(FORGOTTEN_PREFIX) || pseudonyms.contains_key(openid) {
                 continue;
             }
-            let hash = dataset.user_hash(openid)?;
+            let hash = hasher.hash(openid);
             if !pending.contains(&hash) {
                 continue;
             }
