@@ -49,12 +49,17 @@ pub fn day_of_records(day: &str, per_day: i64) -> Vec<Record> {
         .collect()
 }
 
-pub fn client(fake: &FakeWechat, state: &Path) -> Client {
-    let config = ClientConfig {
-        api_base: fake.base_url.clone(),
+/// The client settings for a fake at `base`: retries 10 ms apart, so tests stay quick.
+pub fn quick_config(base: &str) -> ClientConfig {
+    ClientConfig {
+        api_base: base.to_owned(),
         backoff: Duration::from_millis(10),
         ..ClientConfig::default()
-    };
+    }
+}
+
+/// A client with the fake's credentials, its token cache in `state`.
+pub fn client_with(config: ClientConfig, state: &Path) -> Client {
     let defaults = FakeConfig::default();
     Client::new(
         config,
@@ -62,6 +67,10 @@ pub fn client(fake: &FakeWechat, state: &Path) -> Client {
         state,
     )
     .unwrap()
+}
+
+pub fn client(fake: &FakeWechat, state: &Path) -> Client {
+    client_with(quick_config(&fake.base_url), state)
 }
 
 fn state_dir(dataset: &Dataset) -> std::path::PathBuf {
@@ -269,19 +278,11 @@ fn a_slow_wechat_times_out_every_try_and_the_pull_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let dataset = new_dataset(dir.path());
     let config = ClientConfig {
-        api_base: fake.base_url.clone(),
         timeout: Duration::from_millis(200),
         attempts: 2,
-        backoff: Duration::from_millis(10),
-        ..ClientConfig::default()
+        ..quick_config(&fake.base_url)
     };
-    let defaults = FakeConfig::default();
-    let client = Client::new(
-        config,
-        Credentials::new(defaults.appid, defaults.secret),
-        &state_dir(&dataset),
-    )
-    .unwrap();
+    let client = client_with(config, &state_dir(&dataset));
     let started = Instant::now();
     let err = pull(
         &dataset,

@@ -81,8 +81,9 @@ impl Account {
         }
     }
 
-    /// `{"tag":{"id":…,"name":…}}`; renaming a tag to its own name is fine.
-    pub fn tags_update(&mut self, body: &Value) -> Outcome {
+    /// The `tag.id` of an update or delete: system tags 0–2 answer 45058 (checked
+    /// first, as WeChat does), unknown ones 45159.
+    fn editable_tag_id(&self, body: &Value) -> Result<i64, i64> {
         let id = body
             .pointer("/tag/id")
             .and_then(Value::as_i64)
@@ -90,7 +91,12 @@ impl Account {
         if is_system(id) {
             return Err(45058);
         }
-        let id = self.tag_id(body, "/tag/id")?;
+        self.tag_id(body, "/tag/id")
+    }
+
+    /// `{"tag":{"id":…,"name":…}}`; renaming a tag to its own name is fine.
+    pub fn tags_update(&mut self, body: &Value) -> Outcome {
+        let id = self.editable_tag_id(body)?;
         let name = self.check_name(body.pointer("/tag/name").and_then(Value::as_str), Some(id))?;
         self.tags.insert(id, name);
         ok()
@@ -98,14 +104,7 @@ impl Account {
 
     /// `{"tag":{"id":…}}`: the tag leaves every user.
     pub fn tags_delete(&mut self, body: &Value) -> Outcome {
-        let id = body
-            .pointer("/tag/id")
-            .and_then(Value::as_i64)
-            .ok_or(45159)?;
-        if is_system(id) {
-            return Err(45058);
-        }
-        let id = self.tag_id(body, "/tag/id")?;
+        let id = self.editable_tag_id(body)?;
         if self.members[&id].len() > MAX_DELETABLE_FANS {
             return Err(45057);
         }
