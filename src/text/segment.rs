@@ -13,15 +13,67 @@ use super::normalize::view_text;
 use crate::error::UsageError;
 
 /// A word with a letter or ideograph in it, not only digits or punctuation. Runs once
-/// per token, so the common case (a word starting with a CJK ideograph) skips the
-/// Unicode table search of `char::is_alphabetic`.
+/// per token, so the common case (a word starting with a CJK ideograph, U+4E00..U+9FFF,
+/// whose UTF-8 lead byte says so) is decided from its first two bytes without decoding.
 fn says_something(word: &str) -> bool {
-    let mut chars = word.chars();
-    match chars.next() {
-        Some('\u{4E00}'..='\u{9FFF}') => true,
-        Some(first) => first.is_alphabetic() || chars.any(char::is_alphabetic),
-        None => false,
+    let bytes = word.as_bytes();
+    match bytes {
+        [] => false,
+        [0xE5..=0xE9, ..] | [0xE4, 0xB8..=0xBF, ..] => true,
+        [first, ..] if first.is_ascii_alphabetic() => true,
+        _ => word.chars().any(char::is_alphabetic),
     }
+}
+
+/// The stopword list, looked up once per token. Stopwords are short (了, 的, 一下,
+/// 请问), so each one of at most eight bytes is kept as those bytes in a `u64`, and a
+/// token is checked with one integer hash instead of hashing and comparing a string.
+struct Stopwords {
+    short: FxHashSet<u64>,
+    long: FxHashSet<String>,
+    /// As the file lists them, for jieba's keyword extractor.
+    listed: Vec<String>,
+}
+
+impl Stopwords {
+    fn new(listed: Vec<String>) -> Stopwords {
+        let (mut short, mut long) = (FxHashSet::default(), FxHashSet::default());
+        for word in &listed {
+            match packed(word) {
+                Some(key) => {
+                    short.insert(key);
+                }
+                None => {
+                    long.insert(word.clone());
+                }
+            }
+        }
+        Stopwords {
+            short,
+            long,
+            listed,
+        }
+    }
+
+    fn contains(&self, word: &str) -> bool {
+        match packed(word) {
+            Some(key) => self.short.contains(&key),
+            None => self.long.contains(word),
+        }
+    }
+
+}
+
+/// A word of 1 to 8 bytes as its bytes in a little-endian `u64`; UTF-8 text holds no
+/// zero byte, so the padding cannot make two words equal.
+fn packed(word: &str) -> Option<u64> {
+    let bytes = word.as_bytes();
+    if bytes.is_empty() || bytes.len() > 8 || bytes.contains(&0) {
+        return None;
+    }
+    let mut key = [0u8; 8];
+    key[..bytes.len()].copy_from_slice(bytes);
+    Some(u64::from_le_bytes(key))
 }
 
 /// A message's words: byte spans of its matching view.
@@ -52,8 +104,7 @@ pub struct Segmenter {
     /// jieba's TF-IDF extractor with its bundled IDF table, built on first use: only
     /// the topics job scores keywords, and loading the table costs a few hundred ms.
     tfidf: OnceLock<TfIdf>,
-    /// Looked up once per token: Fx hashing, since SipHash showed in the profile.
-    stopwords: FxHashSet<String>,
+    stopwords: Stopwords,
 }
 
 /// Lines that carry something: not blank, not a `#` comment.
@@ -107,9 +158,11 @@ impl Segmenter {
                 })?;
             jieba.add_word(word, Some(frequency), fields.next());
         }
-        let stopwords = entries(stopwords)
-            .map(|(_, word)| word.to_string())
-            .collect();
+        let stopwords = Stopwords::new(
+            entries(stopwords)
+                .map(|(_, word)| word.to_string())
+                .collect(),
+        );
         Ok(Segmenter {
             jieba,
             tfidf: OnceLock::new(),
@@ -128,20 +181,18 @@ impl Segmenter {
     /// segment job cuts millions of messages, and a String per word cost more than
     /// jieba's cut itself.
     pub fn words(&self, text: &str) -> Words {
-        let view = view_text(text);
-        let base = view.as_ptr() as usize;
-        let spans = self
-            .jieba
-            .cut(&view, true)
-            .into_iter()
-            .map(|token| token.word)
-            .filter(|word| says_something(word))
-            .filter(|word| !self.stopwords.contains(*word))
-            .map(|word| {
-                let start = word.as_ptr() as usize - base;
-                (start as u32, (start + word.len()) as u32)
-            })
-            .collect();
+        self.words_of_view(view_text(text))
+    }
+
+    /// [`Segmenter::words`] of a message whose matching view is already built.
+    pub fn words_of_view(&self, view: String) -> Words {
+        let tokens = self.jieba.cut(&view, true);
+        let mut spans = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            if says_something(token.word) && !self.stopwords.contains(token.word) {
+                spans.push((token.byte_start as u32, token.byte_end as u32));
+            }
+        }
         Words { view, spans }
     }
 
@@ -152,7 +203,7 @@ impl Segmenter {
         let tfidf = self.tfidf.get_or_init(|| {
             let mut extractor = TfIdf::default();
             *extractor.config_mut() = KeywordExtractConfig::builder()
-                .set_stop_words(self.stopwords.iter().cloned().collect())
+                .set_stop_words(self.stopwords.listed.iter().cloned().collect())
                 .build();
             extractor
         });
