@@ -66,8 +66,34 @@ static HOME_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 /// Finds every leak in a reply's matching view (`Normalized::text`); spans are in
 /// the view's characters.
 pub fn find(view: &str) -> Vec<Finding> {
-    let chars: Vec<char> = view.chars().collect();
     let mut findings = Vec::new();
+    // Most replies are refused before any work: every number leak has at least eleven
+    // digits, and every address a 号 and a building word the pattern ends on.
+    if view.bytes().filter(u8::is_ascii_digit).count() >= 11 {
+        find_numbers(view, &mut findings);
+    }
+    let text = view;
+    let addresses = (text.contains('号') && ADDRESS_ENDS.iter().any(|end| text.contains(end)))
+        .then(|| HOME_ADDRESS.find_iter(text));
+    for found in addresses.into_iter().flatten() {
+        let start = text[..found.start()].chars().count();
+        let end = start + found.as_str().chars().count();
+        findings.push(Finding {
+            leak: Leak::Address,
+            start,
+            end,
+        });
+    }
+    findings.sort_by_key(|finding| (finding.start, finding.end));
+    findings
+}
+
+/// What a home address ends on (`HOME_ADDRESS`'s last group).
+const ADDRESS_ENDS: [&str; 5] = ["栋", "幢", "号楼", "单元", "室"];
+
+/// Mobile, ID and card numbers among the view's runs of digits.
+fn find_numbers(view: &str, findings: &mut Vec<Finding>) {
+    let chars: Vec<char> = view.chars().collect();
     let mut i = 0;
     while i < chars.len() {
         if !chars[i].is_ascii_digit() {
@@ -100,20 +126,6 @@ pub fn find(view: &str) -> Vec<Finding> {
             findings.push(Finding { leak, start, end });
         }
     }
-    let text = view;
-    // Every address the pattern takes has a 号; most replies have none.
-    let addresses = text.contains('号').then(|| HOME_ADDRESS.find_iter(text));
-    for found in addresses.into_iter().flatten() {
-        let start = text[..found.start()].chars().count();
-        let end = start + found.as_str().chars().count();
-        findings.push(Finding {
-            leak: Leak::Address,
-            start,
-            end,
-        });
-    }
-    findings.sort_by_key(|finding| (finding.start, finding.end));
-    findings
 }
 
 /// A mobile written with dots (191.1656.1405): the view keeps '.', which decimals need,
