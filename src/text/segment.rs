@@ -26,8 +26,9 @@ fn says_something(word: &str) -> bool {
 }
 
 /// The stopword list, looked up once per token. Stopwords are short (了, 的, 一下,
-/// 请问), so each one of at most eight bytes is kept as those bytes in a `u64`, and a
-/// token is checked with one integer hash instead of hashing and comparing a string.
+/// 请问), so each one of at most seven bytes is kept as a `u64` of its bytes and length,
+/// and a token is checked with one integer hash instead of hashing and comparing a
+/// string.
 struct Stopwords {
     short: FxHashSet<u64>,
     long: FxHashSet<String>,
@@ -64,15 +65,15 @@ impl Stopwords {
 
 }
 
-/// A word of 1 to 8 bytes as its bytes in a little-endian `u64`; UTF-8 text holds no
-/// zero byte, so the padding cannot make two words equal.
+/// A word of 1 to 7 bytes as a `u64`: its bytes, and its length in the top byte.
 fn packed(word: &str) -> Option<u64> {
     let bytes = word.as_bytes();
-    if bytes.is_empty() || bytes.len() > 8 || bytes.contains(&0) {
+    if bytes.is_empty() || bytes.len() > 7 {
         return None;
     }
     let mut key = [0u8; 8];
     key[..bytes.len()].copy_from_slice(bytes);
+    key[7] = bytes.len() as u8;
     Some(u64::from_le_bytes(key))
 }
 
