@@ -2,6 +2,7 @@
 //! the tests drive directly and a short `run` that reads a date, calls it and replaces
 //! that date's partition.
 
+pub mod distinct;
 pub mod qa;
 pub mod segment;
 pub mod sla;

@@ -6,6 +6,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use rayon::prelude::*;
 
+use super::distinct::Distinct;
 use crate::model::Role;
 use crate::store::schema::{tokens_schema, tokens_to_batch};
 use crate::store::{Dataset, WriteLock};
@@ -19,17 +20,53 @@ pub struct SegmentSummary {
     pub tokens: u64,
 }
 
-/// The pure core: (event_id, text) rows to (event_id, words), in parallel over chunks
-/// big enough that rayon's overhead stays small next to jieba's work.
-pub fn segment_texts<'a>(
-    segmenter: &Segmenter,
-    texts: &'a [(String, String)],
-) -> Vec<(&'a str, Words)> {
-    texts
+/// The words of each row of a day's text messages, cut once per distinct text.
+pub struct Segmented<'a> {
+    rows: &'a [(String, String)],
+    words: Vec<Words>,
+    words_of_row: Vec<u32>,
+    repeated_share: f64,
+}
+
+impl<'a> Segmented<'a> {
+    /// Each row's event_id and words, in row order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &Words)> + '_ {
+        self.rows
+            .iter()
+            .zip(&self.words_of_row)
+            .map(|((event_id, _), &at)| (event_id.as_str(), &self.words[at as usize]))
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The share of rows whose text an earlier row already had.
+    pub fn repeated_share(&self) -> f64 {
+        self.repeated_share
+    }
+}
+
+/// The pure core: (event_id, text) rows to their words, in parallel over chunks big
+/// enough that rayon's overhead stays small next to jieba's work.
+pub fn segment_texts<'a>(segmenter: &Segmenter, texts: &'a [(String, String)]) -> Segmented<'a> {
+    let distinct = Distinct::of(texts.iter().map(|(_, text)| text.as_str()));
+    let words = distinct
+        .keys
         .par_iter()
         .with_min_len(256)
-        .map(|(event_id, text)| (event_id.as_str(), segmenter.words(text)))
-        .collect()
+        .map(|text| segmenter.words(text))
+        .collect();
+    Segmented {
+        rows: texts,
+        words,
+        repeated_share: distinct.repeated_share(),
+        words_of_row: distinct.key_of_row,
+    }
 }
 
 /// Segments the text messages (users', agents' and the bot's) stored for `date` and
@@ -60,7 +97,34 @@ pub fn run(
             .sum(),
         tokens: rows.iter().map(|(_, words)| words.len() as u64).sum(),
     };
-    let batch = tokens_to_batch(rows.iter().map(|(id, words)| (*id, words.iter())))?;
+    let batch = tokens_to_batch(rows.iter().map(|(id, words)| (id, words.iter())))?;
     dataset.replace_partition(lock, "tokens", date, tokens_schema(), &[batch])?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_texts_are_cut_once_and_every_row_gets_the_words_of_its_own_text() {
+        let segmenter = Segmenter::built_in().unwrap();
+        let rows: Vec<(String, String)> = [
+            ("e1", "在吗"),
+            ("e2", "我是敏感肌，这款能用吗"),
+            ("e3", "在吗"),
+            ("e4", "支持七天无理由吗"),
+            ("e5", "我是敏感肌，这款能用吗"),
+        ]
+        .into_iter()
+        .map(|(id, text)| (id.to_owned(), text.to_owned()))
+        .collect();
+        let segmented = segment_texts(&segmenter, &rows);
+        assert_eq!(segmented.len(), 5);
+        for ((id, words), (row_id, text)) in segmented.iter().zip(&rows) {
+            assert_eq!(id, row_id);
+            assert_eq!(*words, segmenter.words(text), "{text}");
+        }
+        assert!((segmented.repeated_share() - 0.4).abs() < 1e-9);
+    }
 }

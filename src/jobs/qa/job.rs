@@ -8,8 +8,10 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use rayon::prelude::*;
 
+use super::matcher::Hit;
 use super::reviews::Reviews;
 use super::Rules;
+use crate::jobs::distinct::Distinct;
 use crate::model::{Event, QaFlag, Role};
 use crate::store::schema::{qa_flags_schema, qa_flags_to_batch};
 use crate::store::{Dataset, WriteLock};
@@ -73,6 +75,42 @@ fn replies_with_context(events: &[Event]) -> Vec<Reply<'_>> {
     replies
 }
 
+/// The hits of a list of replies, checked once per distinct (text, role) and shared by
+/// the rows that repeat it.
+pub struct ReplyHits {
+    hits: Vec<Vec<Hit>>,
+    hits_of_row: Vec<u32>,
+    pub repeated_share: f64,
+}
+
+impl ReplyHits {
+    /// Each row's hits, in row order.
+    pub fn iter(&self) -> impl Iterator<Item = &[Hit]> + '_ {
+        self.hits_of_row
+            .iter()
+            .map(|&at| self.hits[at as usize].as_slice())
+    }
+}
+
+/// Checks the (text, role) replies in parallel, each distinct one once.
+pub fn hits_of_replies<'t>(
+    rules: &Rules,
+    replies: impl IntoIterator<Item = (&'t str, Role)>,
+) -> ReplyHits {
+    let distinct = Distinct::of(replies);
+    let hits = distinct
+        .keys
+        .par_iter()
+        .with_min_len(64)
+        .map(|(text, role)| rules.hits(text, *role))
+        .collect();
+    ReplyHits {
+        hits,
+        repeated_share: distinct.repeated_share(),
+        hits_of_row: distinct.key_of_row,
+    }
+}
+
 /// The pure core: the flags for the replies among `events` whose local date is
 /// `date` (earlier events only give context), sorted so a rerun writes the same rows.
 pub fn flag_replies(
@@ -86,12 +124,15 @@ pub fn flag_replies(
         .into_iter()
         .filter(|reply| reply.event.local_date(zone) == date)
         .collect();
+    let hits = hits_of_replies(
+        rules,
+        replies.iter().map(|reply| (reply.text, reply.event.role)),
+    );
     let mut flags: Vec<QaFlag> = replies
-        .par_iter()
-        .with_min_len(64)
-        .flat_map_iter(|reply| {
-            let hits = rules.hits(reply.text, reply.event.role);
-            hits.into_iter().map(move |hit| QaFlag {
+        .iter()
+        .zip(hits.iter())
+        .flat_map(|(reply, hits)| {
+            hits.iter().cloned().map(move |hit| QaFlag {
                 event_id: reply.event.event_id.clone(),
                 ts_ms: reply.event.ts_ms,
                 account: reply.event.account.clone(),
@@ -154,4 +195,40 @@ pub fn run(
     let batch = qa_flags_to_batch(&flags)?;
     dataset.replace_partition(lock, "qa_flags", date, qa_flags_schema(), &[batch])?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_reply_is_checked_once_per_author_and_every_row_gets_its_hits() {
+        let rules = Rules::built_in();
+        let promise = "亲，终身免费哦";
+        let rows = [
+            (promise, Role::Agent),
+            // The shipped rules read agents only: the bot's same words are not flagged.
+            (promise, Role::Bot),
+            (promise, Role::Agent),
+            ("好的，马上为您查询", Role::Agent),
+        ];
+        let hits = hits_of_replies(&rules, rows);
+        let per_row: Vec<Vec<&str>> = hits
+            .iter()
+            .map(|hits| hits.iter().map(|hit| hit.rule_id.as_str()).collect())
+            .collect();
+        assert_eq!(
+            per_row,
+            [
+                vec!["promise.lifetime"],
+                vec![],
+                vec!["promise.lifetime"],
+                vec![]
+            ]
+        );
+        for ((text, role), row_hits) in rows.iter().zip(hits.iter()) {
+            assert_eq!(row_hits, rules.hits(text, *role), "{text} by {role}");
+        }
+        assert!((hits.repeated_share - 0.25).abs() < 1e-9);
+    }
 }

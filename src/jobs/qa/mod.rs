@@ -9,7 +9,7 @@ pub mod privacy;
 pub mod reviews;
 pub mod rules;
 
-pub use job::{flag_replies, run, QaSummary};
+pub use job::{flag_replies, hits_of_replies, run, QaSummary, ReplyHits};
 pub use matcher::{Cancelled, Check, Hit};
 pub use reviews::Reviews;
 pub use rules::{Category, Rules, Severity};
