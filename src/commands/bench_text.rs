@@ -107,14 +107,9 @@ fn round(days: &[Day], segmenter: &Segmenter, rules: &Rules) -> Round {
 }
 
 /// Runs the rounds and prints the table; returns the text jobs' ratio to bare `cut`.
-fn measure(
-    title: &str,
-    days: &[Day],
-    segmenter: &Segmenter,
-    rules: &Rules,
-    rounds: usize,
-) -> f64 {
-    let (mut bare, mut view, mut segment, mut qa, mut jobs) = (vec![], vec![], vec![], vec![], vec![]);
+fn measure(title: &str, days: &[Day], segmenter: &Segmenter, rules: &Rules, rounds: usize) -> f64 {
+    let (mut bare, mut view, mut segment, mut qa, mut jobs) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let mut flags = 0;
     for _ in 0..rounds.max(1) {
         let round = round(days, segmenter, rules);

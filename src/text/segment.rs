@@ -62,7 +62,6 @@ impl Stopwords {
             None => self.long.contains(word),
         }
     }
-
 }
 
 /// A word of 1 to 7 bytes as a `u64`: its bytes, and its length in the top byte.
