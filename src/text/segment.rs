@@ -181,11 +181,7 @@ impl Segmenter {
     /// segment job cuts millions of messages, and a String per word cost more than
     /// jieba's cut itself.
     pub fn words(&self, text: &str) -> Words {
-        self.words_of_view(view_text(text))
-    }
-
-    /// [`Segmenter::words`] of a message whose matching view is already built.
-    pub fn words_of_view(&self, view: String) -> Words {
+        let view = view_text(text);
         let tokens = self.jieba.cut(&view, true);
         let mut spans = Vec::with_capacity(tokens.len());
         for token in tokens {

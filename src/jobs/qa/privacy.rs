@@ -72,11 +72,10 @@ pub fn find(view: &str) -> Vec<Finding> {
     if view.bytes().filter(u8::is_ascii_digit).count() >= 11 {
         find_numbers(view, &mut findings);
     }
-    let text = view;
-    let addresses = (text.contains('号') && ADDRESS_ENDS.iter().any(|end| text.contains(end)))
-        .then(|| HOME_ADDRESS.find_iter(text));
+    let addresses = (view.contains('号') && ADDRESS_ENDS.iter().any(|end| view.contains(end)))
+        .then(|| HOME_ADDRESS.find_iter(view));
     for found in addresses.into_iter().flatten() {
-        let start = text[..found.start()].chars().count();
+        let start = view[..found.start()].chars().count();
         let end = start + found.as_str().chars().count();
         findings.push(Finding {
             leak: Leak::Address,
