@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::cli::BenchArgs;
 use crate::gen::generate;
-use crate::jobs::distinct::Distinct;
+use crate::jobs::distinct::{self, Distinct};
 use crate::jobs::qa::{hits_of_replies, Rules};
 use crate::jobs::segment::segment_texts;
 use crate::model::Role;
@@ -51,6 +51,20 @@ impl Day {
 
     fn reply_chars(&self) -> usize {
         self.replies().map(|(t, _)| t.chars().count()).sum()
+    }
+
+    /// The rows whose text no earlier row of the day had.
+    fn first_occurrences(&self) -> Day {
+        let distinct = Distinct::of(self.texts.iter().map(|(_, text)| text.as_str()));
+        let mut first = Day::default();
+        for ((row, role), &at) in self.texts.iter().zip(&self.roles).zip(&distinct.key_of_row) {
+            // Keys are numbered in order of first appearance.
+            if at as usize == first.texts.len() {
+                first.texts.push(row.clone());
+                first.roles.push(*role);
+            }
+        }
+        first
     }
 }
 
@@ -181,21 +195,18 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     }
     let segmenter = Segmenter::built_in()?;
     let rules = Rules::built_in();
+    // Each day's first occurrence of every text: the jobs' own work, with nothing to
+    // share, on the same text that bare cut gets.
+    let distinct_days: Vec<Day> = days.iter().map(Day::first_occurrences).collect();
     let messages: usize = days.iter().map(|day| day.texts.len()).sum();
-    let repeated: usize = days
-        .iter()
-        .map(|day| {
-            let distinct = Distinct::of(day.texts.iter().map(|(_, text)| text.as_str()));
-            distinct.key_of_row.len() - distinct.keys.len()
-        })
-        .sum();
+    let distinct_messages: usize = distinct_days.iter().map(|day| day.texts.len()).sum();
     eprintln!(
         "kefu bench --text: {} days of messages from {} users, {} threads, {} rounds; {:.1}% of messages repeat a message of the same day",
         days.len(),
         config.users,
         rayon::current_num_threads(),
         args.rounds,
-        repeated as f64 * 100.0 / messages.max(1) as f64
+        distinct::repeated_share(messages, distinct_messages) * 100.0
     );
     measure(
         "all messages, as the nightly run sees them",
@@ -205,22 +216,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         args.rounds,
     );
 
-    // Each day's first occurrence of every text: the jobs' own work, with nothing to
-    // share, on the same text that bare cut gets.
-    let distinct_days: Vec<Day> = days
-        .iter()
-        .map(|day| {
-            let mut seen = rustc_hash::FxHashSet::default();
-            let mut distinct = Day::default();
-            for (row, role) in day.texts.iter().zip(&day.roles) {
-                if seen.insert(row.1.as_str()) {
-                    distinct.texts.push(row.clone());
-                    distinct.roles.push(*role);
-                }
-            }
-            distinct
-        })
-        .collect();
     measure(
         "distinct messages only (nothing repeats)",
         &distinct_days,

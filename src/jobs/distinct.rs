@@ -33,12 +33,16 @@ impl<K: Hash + Eq + Copy> Distinct<K> {
 
     /// The share of rows that repeat an earlier row, for benchmarks and summaries.
     pub fn repeated_share(&self) -> f64 {
-        let rows = self.key_of_row.len();
-        if rows == 0 {
-            return 0.0;
-        }
-        (rows - self.keys.len()) as f64 / rows as f64
+        repeated_share(self.key_of_row.len(), self.keys.len())
     }
+}
+
+/// The share of `rows` that repeat an earlier one when `distinct` of them are distinct.
+pub fn repeated_share(rows: usize, distinct: usize) -> f64 {
+    if rows == 0 {
+        return 0.0;
+    }
+    (rows - distinct) as f64 / rows as f64
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use rayon::prelude::*;
 
-use super::distinct::Distinct;
+use super::distinct::{self, Distinct};
 use crate::model::Role;
 use crate::store::schema::{tokens_schema, tokens_to_batch};
 use crate::store::{Dataset, WriteLock};
@@ -25,7 +25,6 @@ pub struct Segmented<'a> {
     rows: &'a [(String, String)],
     words: Vec<Words>,
     words_of_row: Vec<u32>,
-    repeated_share: f64,
 }
 
 impl<'a> Segmented<'a> {
@@ -47,7 +46,7 @@ impl<'a> Segmented<'a> {
 
     /// The share of rows whose text an earlier row already had.
     pub fn repeated_share(&self) -> f64 {
-        self.repeated_share
+        distinct::repeated_share(self.rows.len(), self.words.len())
     }
 }
 
@@ -64,7 +63,6 @@ pub fn segment_texts<'a>(segmenter: &Segmenter, texts: &'a [(String, String)]) -
     Segmented {
         rows: texts,
         words,
-        repeated_share: distinct.repeated_share(),
         words_of_row: distinct.key_of_row,
     }
 }

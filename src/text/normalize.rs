@@ -132,12 +132,19 @@ static TRADITIONAL: LazyLock<Vec<u64>> = LazyLock::new(|| {
 
 fn is_traditional(c: char) -> bool {
     let code = c as u32;
-    (0x3400..0x10000).contains(&code) && TRADITIONAL[code as usize / 64] & (1 << (code % 64)) != 0
+    (0x3400..0x10000).contains(&code) && in_table(&TRADITIONAL, code)
+}
+
+/// Whether a Basic Multilingual Plane character's bit is set in a table like
+/// `TRADITIONAL`.
+#[inline]
+fn in_table(bits: &[u64], code: u32) -> bool {
+    bits[code as usize / 64] & (1 << (code % 64)) != 0
 }
 
 /// What one character (already simplified) becomes in the view: `None` for noise,
 /// else its folded form and the width and case folds it needed. The one definition of
-/// the view, shared by the full walk and the fast path of [`view_into`].
+/// the view, shared by the full walk and the byte loop of [`view_text`].
 #[inline]
 fn fold(c: char) -> Option<(char, Folds)> {
     let mut fold = Folds::default();
@@ -192,15 +199,13 @@ fn walk(original: &str, mut keep: impl FnMut(char, usize, Folds)) {
     }
 }
 
-/// Writes the view's text of `original` into `view` (cleared first): the same text
-/// as [`normalize`], without the map back. Every message of the night goes through
-/// here for the segment and qa jobs, so the common case is a byte loop: runs of
-/// simplified ideographs and plain ASCII are copied whole, and only the characters
-/// that change (，→, ; Ａ→a; inserted symbols) are looked at one by one. A message with
-/// a traditional character takes the full walk, since fast2s converts with context.
-pub fn view_into(original: &str, view: &mut String) {
-    view.clear();
-    view.reserve(original.len());
+/// The view's text of `original` when it holds no traditional character, built by a
+/// byte loop: runs of simplified ideographs and plain ASCII are copied whole, and only
+/// the characters that change (，→, ; Ａ→a; inserted symbols) are looked at one by one.
+/// `None` at the first traditional character, since fast2s converts with context and
+/// only the full walk lines its output up with what was written.
+fn view_without_traditional(original: &str) -> Option<String> {
+    let mut view = String::with_capacity(original.len());
     let bytes = original.as_bytes();
     let (unchanged, traditional) = (&*ASCII_UNCHANGED, &*TRADITIONAL);
     // Bytes before `copied` are in `view`; those from it up to `at` still match it.
@@ -219,10 +224,8 @@ pub fn view_into(original: &str, view: &mut String) {
                 | (u32::from(bytes[at + 1] & 0x3F) << 6)
                 | u32::from(bytes[at + 2] & 0x3F);
             if code >= 0x4E00 {
-                if traditional[code as usize / 64] & (1 << (code % 64)) != 0 {
-                    view.clear();
-                    walk(original, |c, _, _| view.push(c));
-                    return;
+                if in_table(traditional, code) {
+                    return None;
                 }
                 at += 3;
                 continue;
@@ -233,9 +236,7 @@ pub fn view_into(original: &str, view: &mut String) {
             .next()
             .expect("a character starts at every boundary we stop on");
         if is_traditional(c) {
-            view.clear();
-            walk(original, |c, _, _| view.push(c));
-            return;
+            return None;
         }
         match fold(c) {
             Some((folded, _)) if folded == c => {}
@@ -250,6 +251,7 @@ pub fn view_into(original: &str, view: &mut String) {
         at += c.len_utf8();
     }
     view.push_str(&original[copied..]);
+    Some(view)
 }
 
 /// ASCII bytes that are their own view: not noise, not an upper-case letter.
@@ -280,10 +282,14 @@ pub fn normalize(original: &str) -> Normalized {
 }
 
 /// Only the view's text, for the segmenter, which needs no way back to the original.
+/// Every message of the night goes through here for the segment and qa jobs, so most
+/// take the byte loop of [`view_without_traditional`].
 pub fn view_text(original: &str) -> String {
-    let mut text = String::new();
-    view_into(original, &mut text);
-    text
+    view_without_traditional(original).unwrap_or_else(|| {
+        let mut text = String::with_capacity(original.len());
+        walk(original, |c, _, _| text.push(c));
+        text
+    })
 }
 
 /// A list of words as rule and taxonomy files give them, in the view their matches
@@ -351,14 +357,12 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The fast path of `view_into` is the same view as the full walk, on text mixing
+        /// The byte loop of `view_text` is the same view as the full walk, on text mixing
         /// what it copies (simplified ideographs, plain ASCII) with everything it must
         /// change: traditional characters, full-width forms, upper case, noise, emoji.
         #[test]
         fn the_fast_view_is_the_walked_view(text in "[终身免费保证绝对第一终終身費證會員ａ-ｚＡ-Ｚ０-９，。！？a-zA-Z0-9 \\-_*~.,!?😊🙏\u{200B}\u{3000}㐀-㐅]{0,40}") {
-            let mut fast = String::from("leftover");
-            view_into(&text, &mut fast);
-            proptest::prop_assert_eq!(fast, normalize(&text).text);
+            proptest::prop_assert_eq!(view_text(&text), normalize(&text).text);
         }
     }
 

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use super::matcher::Hit;
 use super::reviews::Reviews;
 use super::Rules;
-use crate::jobs::distinct::Distinct;
+use crate::jobs::distinct::{self, Distinct};
 use crate::model::{Event, QaFlag, Role};
 use crate::store::schema::{qa_flags_schema, qa_flags_to_batch};
 use crate::store::{Dataset, WriteLock};
@@ -80,7 +80,6 @@ fn replies_with_context(events: &[Event]) -> Vec<Reply<'_>> {
 pub struct ReplyHits {
     hits: Vec<Vec<Hit>>,
     hits_of_row: Vec<u32>,
-    pub repeated_share: f64,
 }
 
 impl ReplyHits {
@@ -89,6 +88,11 @@ impl ReplyHits {
         self.hits_of_row
             .iter()
             .map(|&at| self.hits[at as usize].as_slice())
+    }
+
+    /// The share of rows that repeat an earlier row's text and author.
+    pub fn repeated_share(&self) -> f64 {
+        distinct::repeated_share(self.hits_of_row.len(), self.hits.len())
     }
 }
 
@@ -106,7 +110,6 @@ pub fn hits_of_replies<'t>(
         .collect();
     ReplyHits {
         hits,
-        repeated_share: distinct.repeated_share(),
         hits_of_row: distinct.key_of_row,
     }
 }
@@ -229,6 +232,6 @@ mod tests {
         for ((text, role), row_hits) in rows.iter().zip(hits.iter()) {
             assert_eq!(row_hits, rules.hits(text, *role), "{text} by {role}");
         }
-        assert!((hits.repeated_share - 0.25).abs() < 1e-9);
+        assert!((hits.repeated_share() - 0.25).abs() < 1e-9);
     }
 }
