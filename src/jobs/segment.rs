@@ -2,6 +2,8 @@
 //! the topics and tags jobs. QA matches phrases on the normalised text instead, since
 //! jieba splits some of the phrases it looks for (STYLE.md).
 
+use std::sync::{Mutex, PoisonError};
+
 use anyhow::Result;
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -10,7 +12,7 @@ use super::distinct::{self, Distinct};
 use crate::model::Role;
 use crate::store::schema::{tokens_schema, tokens_to_batch};
 use crate::store::{Dataset, WriteLock};
-use crate::text::segment::{Segmenter, Words};
+use crate::text::segment::{ClauseMemo, Segmenter, Words};
 
 /// What one day's run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -51,14 +53,23 @@ impl<'a> Segmented<'a> {
 }
 
 /// The pure core: (event_id, text) rows to their words, in parallel over chunks big
-/// enough that rayon's overhead stays small next to jieba's work.
+/// enough that rayon's overhead stays small next to jieba's work. Each worker keeps
+/// the clauses it has cut (`ClauseMemo`); it is the only one to lock its memo, so the
+/// lock is never waited on.
 pub fn segment_texts<'a>(segmenter: &Segmenter, texts: &'a [(String, String)]) -> Segmented<'a> {
     let distinct = Distinct::of(texts.iter().map(|(_, text)| text.as_str()));
+    let memos: Vec<Mutex<ClauseMemo>> = (0..rayon::current_num_threads())
+        .map(|_| Mutex::default())
+        .collect();
     let words = distinct
         .keys
         .par_iter()
         .with_min_len(256)
-        .map(|text| segmenter.words(text))
+        .map(|text| {
+            let worker = rayon::current_thread_index().unwrap_or(0) % memos.len();
+            let mut memo = memos[worker].lock().unwrap_or_else(PoisonError::into_inner);
+            segmenter.words_remembering(text, &mut memo)
+        })
         .collect();
     Segmented {
         rows: texts,

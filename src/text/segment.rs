@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use jieba_rs::{Jieba, KeywordExtract, KeywordExtractConfig, TfIdf};
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::normalize::view_text;
 use crate::error::UsageError;
@@ -74,6 +74,50 @@ fn packed(word: &str) -> Option<u64> {
     key[..bytes.len()].copy_from_slice(bytes);
     key[7] = bytes.len() as u8;
     Some(u64::from_le_bytes(key))
+}
+
+/// A character jieba never cuts into a word with its neighbours, and that the word
+/// filter would drop as a token of its own: ASCII and CJK punctuation and white space.
+/// jieba-rs cuts each maximal run of ideographs, ASCII letters and digits and
+/// `+#&._%-` by itself and gives every other character a token of its own (its
+/// `cut_each`), so a text's words are its clauses' words, in order. The property test
+/// below holds this to jieba's cut of the whole text.
+fn separates_clauses(c: char) -> bool {
+    if c.is_ascii() {
+        !c.is_ascii_alphanumeric() && !matches!(c, '+' | '#' | '&' | '.' | '_' | '%' | '-')
+    } else {
+        matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}') && !c.is_alphanumeric()
+    }
+}
+
+/// The clauses of `view` with their byte offsets: maximal runs without a separator.
+fn clauses(view: &str) -> impl Iterator<Item = (u32, &str)> {
+    view.split(separates_clauses)
+        .filter(|clause| !clause.is_empty())
+        .map(move |clause| {
+            let offset = clause.as_ptr() as usize - view.as_ptr() as usize;
+            (offset as u32, clause)
+        })
+}
+
+/// Clauses already cut, with their kept word spans (relative to the clause), for one
+/// worker of the segment job. Bounded: past `MOST_SPANS` it starts again.
+#[derive(Default)]
+pub struct ClauseMemo {
+    spans_of: FxHashMap<Box<str>, (u32, u32)>,
+    spans: Vec<(u32, u32)>,
+    /// The message being cut: its words so far.
+    words: Vec<(u32, u32)>,
+}
+
+impl ClauseMemo {
+    /// About 50 MB of clauses and spans at the most.
+    const MOST_SPANS: usize = 1 << 21;
+
+    fn forget(&mut self) {
+        self.spans_of.clear();
+        self.spans.clear();
+    }
 }
 
 /// A message's words: byte spans of its matching view.
@@ -182,14 +226,52 @@ impl Segmenter {
     /// jieba's cut itself.
     pub fn words(&self, text: &str) -> Words {
         let view = view_text(text);
-        let tokens = self.jieba.cut(&view, true);
-        let mut spans = Vec::with_capacity(tokens.len());
-        for token in tokens {
+        let mut spans = Vec::new();
+        self.kept_spans(&view, |start, end| spans.push((start, end)));
+        Words { view, spans }
+    }
+
+    /// The same words as [`Segmenter::words`], cutting only the clauses `memo` has not
+    /// seen: a greeting, a quick reply's sentence or a product name recurs in messages
+    /// that are not themselves repeats, and jieba is most of the segment job's work.
+    pub fn words_remembering(&self, text: &str, memo: &mut ClauseMemo) -> Words {
+        let view = view_text(text);
+        memo.words.clear();
+        for (offset, clause) in clauses(&view) {
+            let known = match memo.spans_of.get(clause) {
+                Some(&known) => known,
+                None => {
+                    if memo.spans.len() >= ClauseMemo::MOST_SPANS {
+                        memo.forget();
+                    }
+                    let first = memo.spans.len() as u32;
+                    self.kept_spans(clause, |start, end| memo.spans.push((start, end)));
+                    let known = (first, memo.spans.len() as u32);
+                    memo.spans_of.insert(clause.into(), known);
+                    known
+                }
+            };
+            let (first, last) = (known.0 as usize, known.1 as usize);
+            memo.words.extend(
+                memo.spans[first..last]
+                    .iter()
+                    .map(|&(start, end)| (start + offset, end + offset)),
+            );
+        }
+        // One allocation of the right size, where pushing word by word grew the
+        // vector several times.
+        let spans = memo.words.clone();
+        Words { view, spans }
+    }
+
+    /// Hands the byte span of each word of `view` that says something and is not a
+    /// stopword to `keep`.
+    fn kept_spans(&self, view: &str, mut keep: impl FnMut(u32, u32)) {
+        for token in self.jieba.cut(view, true) {
             if says_something(token.word) && !self.stopwords.contains(token.word) {
-                spans.push((token.byte_start as u32, token.byte_end as u32));
+                keep(token.byte_start as u32, token.byte_end as u32);
             }
         }
-        Words { view, spans }
     }
 
     /// Every keyword of `document` with its TF-IDF weight (term frequency in the
@@ -246,6 +328,36 @@ mod tests {
         let tokens = shipped().tokens("會員日 有 優惠券 嗎");
         assert!(tokens.contains(&"会员日".to_string()), "{tokens:?}");
         assert!(tokens.contains(&"优惠券".to_string()), "{tokens:?}");
+    }
+
+    fn built_in_once() -> &'static Segmenter {
+        static SEGMENTER: OnceLock<Segmenter> = OnceLock::new();
+        SEGMENTER.get_or_init(|| Segmenter::built_in().unwrap())
+    }
+
+    proptest::proptest! {
+        /// Cutting clause by clause through a shared memo gives every text the words
+        /// jieba's cut of the whole view gives it, on texts whose clauses recur, with
+        /// jieba's word characters (`+#&._%-`) and the separators (ASCII and CJK
+        /// punctuation, white space, `\r\n`) inside and between them.
+        #[test]
+        fn remembered_clauses_give_the_words_of_the_whole_text(
+            texts in proptest::collection::vec(
+                "[我是敏感肌这款能用吗支持七天无理由退货会员日优惠券亲您好的了會員a-zA-Z0-9+#&._%\\-@ ,!?;:()，。！？、「」\r\n\u{3000}éか😊]{0,30}",
+                1..12,
+            )
+        ) {
+            let segmenter = built_in_once();
+            let mut memo = ClauseMemo::default();
+            for text in texts.iter().chain(&texts) {
+                proptest::prop_assert_eq!(
+                    segmenter.words_remembering(text, &mut memo),
+                    segmenter.words(text),
+                    "{:?}",
+                    text
+                );
+            }
+        }
     }
 
     #[test]
