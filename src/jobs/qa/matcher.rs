@@ -55,6 +55,10 @@ impl Rules {
     /// Most replies match nothing, so a quick scan of the view decides first whether
     /// the full check (with its map back to the original) is worth building.
     pub fn hits(&self, reply: &str, role: Role) -> Vec<Hit> {
+        // The bot's replies are read by no shipped rule.
+        if !self.rules.iter().any(|rule| rule.roles.contains(&role)) {
+            return Vec::new();
+        }
         if self.might_match(&view_text(reply)) {
             self.check(reply, role).hits
         } else {

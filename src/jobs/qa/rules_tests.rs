@@ -150,3 +150,30 @@ miss = ["退款的事明天再说"]
         check.cancelled
     );
 }
+
+#[test]
+fn a_rule_reads_the_bots_replies_only_when_its_roles_say_so() {
+    let rule = |roles: &str| {
+        let source = format!(
+            r#"{SEMANTICS}
+[[rule]]
+id = "promise.lifetime"
+category = "promise"
+severity = "high"
+description = "d"
+phrases = ["终身免费"]
+{roles}
+hit = ["终身免费"]
+miss = ["好的"]
+"#
+        );
+        Rules::parse(Path::new("qa.toml"), &source).unwrap()
+    };
+    let reply = "亲，终身免费哦";
+    let agents_only = rule("");
+    assert_eq!(agents_only.hits(reply, Role::Agent).len(), 1);
+    assert!(agents_only.hits(reply, Role::Bot).is_empty());
+    let with_bot = rule(r#"roles = ["agent", "bot"]"#);
+    assert_eq!(with_bot.hits(reply, Role::Bot).len(), 1);
+    assert!(with_bot.hits(reply, Role::User).is_empty());
+}
