@@ -101,7 +101,8 @@ fn clauses(view: &str) -> impl Iterator<Item = (u32, &str)> {
 }
 
 /// Clauses already cut, with their kept word spans (relative to the clause), for one
-/// worker of the segment job. Bounded: past `MOST_SPANS` it starts again.
+/// worker of the segment job. Bounded: past `MOST_CLAUSES` or `MOST_SPANS` it starts
+/// again.
 #[derive(Default)]
 pub struct ClauseMemo {
     spans_of: FxHashMap<Box<str>, (u32, u32)>,
@@ -111,7 +112,8 @@ pub struct ClauseMemo {
 }
 
 impl ClauseMemo {
-    /// About 50 MB of clauses and spans at the most.
+    /// With `MOST_SPANS`, about 50 MB per worker at the most.
+    const MOST_CLAUSES: usize = 1 << 19;
     const MOST_SPANS: usize = 1 << 21;
 
     fn forget(&mut self) {
@@ -241,7 +243,9 @@ impl Segmenter {
             let known = match memo.spans_of.get(clause) {
                 Some(&known) => known,
                 None => {
-                    if memo.spans.len() >= ClauseMemo::MOST_SPANS {
+                    if memo.spans_of.len() >= ClauseMemo::MOST_CLAUSES
+                        || memo.spans.len() >= ClauseMemo::MOST_SPANS
+                    {
                         memo.forget();
                     }
                     let first = memo.spans.len() as u32;
@@ -349,13 +353,19 @@ mod tests {
         ) {
             let segmenter = built_in_once();
             let mut memo = ClauseMemo::default();
-            for text in texts.iter().chain(&texts) {
-                proptest::prop_assert_eq!(
-                    segmenter.words_remembering(text, &mut memo),
-                    segmenter.words(text),
-                    "{:?}",
-                    text
-                );
+            // Cut, then remembered, then cut again after the memo forgot.
+            for pass in 0..3 {
+                if pass == 2 {
+                    memo.forget();
+                }
+                for text in &texts {
+                    proptest::prop_assert_eq!(
+                        segmenter.words_remembering(text, &mut memo),
+                        segmenter.words(text),
+                        "{:?}",
+                        text
+                    );
+                }
             }
         }
     }

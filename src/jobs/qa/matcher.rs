@@ -55,7 +55,7 @@ impl Rules {
     /// Most replies match nothing, so a quick scan of the view decides first whether
     /// the full check (with its map back to the original) is worth building.
     pub fn hits(&self, reply: &str, role: Role) -> Vec<Hit> {
-        // The bot's replies are read by no shipped rule.
+        // Nothing to find in a reply no rule reads: the bot's, with the shipped rules.
         if !self.rules.iter().any(|rule| rule.roles.contains(&role)) {
             return Vec::new();
         }
