@@ -77,7 +77,8 @@ fn packed(word: &str) -> Option<u64> {
 }
 
 /// A character jieba never cuts into a word with its neighbours, and that the word
-/// filter would drop as a token of its own: ASCII and CJK punctuation and white space.
+/// filter would drop as a token of its own: ASCII, general (“…” —) and CJK punctuation
+/// and white space.
 /// jieba-rs cuts each maximal run of ideographs, ASCII letters and digits and
 /// `+#&._%-` by itself and gives every other character a token of its own (its
 /// `cut_each`), so a text's words are its clauses' words, in order. The property test
@@ -86,7 +87,8 @@ fn separates_clauses(c: char) -> bool {
     if c.is_ascii() {
         !c.is_ascii_alphanumeric() && !matches!(c, '+' | '#' | '&' | '.' | '_' | '%' | '-')
     } else {
-        matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}') && !c.is_alphanumeric()
+        matches!(c, '\u{2000}'..='\u{206F}' | '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}')
+            && !c.is_alphanumeric()
     }
 }
 
@@ -347,7 +349,7 @@ mod tests {
         #[test]
         fn remembered_clauses_give_the_words_of_the_whole_text(
             texts in proptest::collection::vec(
-                "[我是敏感肌这款能用吗支持七天无理由退货会员日优惠券亲您好的了會員a-zA-Z0-9+#&._%\\-@ ,!?;:()，。！？、「」\r\n\u{3000}éか😊]{0,30}",
+                "[我是敏感肌这款能用吗支持七天无理由退货会员日优惠券亲您好的了會員a-zA-Z0-9+#&._%\\-@ ,!?;:()，。！？、「」“”…—\r\n\u{3000}éか😊]{0,30}",
                 1..12,
             )
         ) {
