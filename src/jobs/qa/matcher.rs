@@ -72,12 +72,9 @@ impl Rules {
         if self.phrases.is_match(view) || self.regex_set.is_match(view) {
             return true;
         }
-        // Every leak is a number, so a reply without a digit has none.
-        let has_digits = view.bytes().any(|b| b.is_ascii_digit());
         let mut leaks = None;
         self.rules.iter().any(|rule| match &rule.detector {
             Detector::Patterns { .. } => false,
-            Detector::Privacy(_) if !has_digits => false,
             Detector::Privacy(leak) => leaks
                 .get_or_insert_with(|| privacy::find(view))
                 .iter()

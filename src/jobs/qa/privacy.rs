@@ -67,13 +67,16 @@ static HOME_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
 /// the view's characters.
 pub fn find(view: &str) -> Vec<Finding> {
     let mut findings = Vec::new();
-    // Most replies are refused before any work: every number leak has at least eleven
-    // digits, and every address a 号 and a building word the pattern ends on.
-    if view.bytes().filter(u8::is_ascii_digit).count() >= 11 {
+    // Most replies are refused before any work: every leak has a digit, every number
+    // leak at least eleven, and every address a 号 and a building word the pattern
+    // ends on.
+    let digits = view.bytes().filter(u8::is_ascii_digit).count();
+    if digits >= 11 {
         find_numbers(view, &mut findings);
     }
-    let addresses = (view.contains('号') && ADDRESS_ENDS.iter().any(|end| view.contains(end)))
-        .then(|| HOME_ADDRESS.find_iter(view));
+    let addresses =
+        (digits > 0 && view.contains('号') && ADDRESS_ENDS.iter().any(|end| view.contains(end)))
+            .then(|| HOME_ADDRESS.find_iter(view));
     for found in addresses.into_iter().flatten() {
         let start = view[..found.start()].chars().count();
         let end = start + found.as_str().chars().count();
